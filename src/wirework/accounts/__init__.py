@@ -1,0 +1,1 @@
+"""Accounts and tenancy: organizations, users, memberships, logins, API keys, preferences."""

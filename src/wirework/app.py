@@ -1,0 +1,112 @@
+"""The FastAPI application: routers, error handlers, middleware, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from wirework import __version__
+from wirework.accounts.api import routers as accounts_routers
+from wirework.accounts.deps import InstanceAdmin
+from wirework.db import migrate
+from wirework.db.engine import Database
+from wirework.errors import ServiceUnavailable
+from wirework.observability import RequestLogMiddleware, configure_logging
+from wirework.problems import install_problem_handlers, problem_responses
+from wirework.security.ratelimit import SlidingWindowLimiter
+from wirework.settings import Settings, get_settings
+
+# Routes that answer without authentication; every other route must require it.
+PUBLIC_ROUTES = {
+    ("POST", "/api/v1/auth/signup"),
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+}
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Readiness(Health):
+    database: str
+    revision: str
+
+
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, migrate_on_start: bool = False
+) -> FastAPI:
+    """Build the app. `db` is owned by the caller when given; otherwise the app makes and closes one."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.json_logs)
+    owns_db = db is None
+    database = db or Database(settings.effective_database_url, pool_size=settings.database_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if migrate_on_start:
+            await migrate.upgrade(database)
+        yield
+        if owns_db:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Wirework",
+        version=__version__,
+        description="Workflow automation, bot hosting and team tools. Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.login_limiter = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_seconds)
+    install_problem_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+    for router in accounts_routers:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], response_model=Health)
+    async def healthz() -> Health:
+        """The process is alive."""
+        return Health(status="ok", version=__version__)
+
+    @app.get("/readyz", tags=["health"], response_model=Readiness, responses=problem_responses(503))
+    async def readyz(request: Request) -> Readiness:
+        """The database answers and its schema is at the newest migration."""
+        db: Database = request.app.state.db
+        try:
+            async with db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            status = await migrate.migration_status(db)
+        except Exception as exc:
+            raise ServiceUnavailable(f"The database is not reachable: {type(exc).__name__}.") from exc
+        if not status["at_head"]:
+            raise ServiceUnavailable(
+                f"The database schema is at {status['current'] or 'nothing'}, not {status['head']}: "
+                "run 'wirework db upgrade'."
+            )
+        return Readiness(status="ready", version=__version__, database=db.dialect, revision=status["head"])
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}, **problem_responses(401, 403)},
+    )
+    async def metrics(_: InstanceAdmin) -> Response:
+        """Prometheus metrics (instance admins; scrape with an API key as bearer token)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def app_factory() -> Any:
+    """For `uvicorn --factory wirework.app:app_factory`."""
+    return create_app(migrate_on_start=True)

@@ -1,0 +1,284 @@
+"""The `wirework` command: serve, db, user, version."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from wirework import __version__
+from wirework.db import migrate
+from wirework.db.engine import Database
+from wirework.settings import get_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Wirework: workflow automation, bots and team tools.", no_args_is_help=True)
+db_app = typer.Typer(help="Database: migrations, schema doc, backup and restore.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
+    settings = get_settings()
+
+    async def run() -> T:
+        db = Database(settings.effective_database_url, pool_size=2)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except OSError as exc:
+        raise _fail(
+            f"cannot reach the database ({settings.effective_database_url.split('@')[-1]}): {exc}"
+        ) from exc
+
+
+@app.command()
+def version() -> None:
+    """Print Wirework's version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (WIREWORK_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (WIREWORK_PORT).")] = None,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Do not apply migrations at start.")
+    ] = False,
+) -> None:
+    """Serve the API (and web UI) on one process."""
+    import uvicorn
+
+    from wirework.app import create_app
+
+    settings = get_settings()
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    if not no_migrate:
+        revision = _with_db(_upgrade_to_head)
+        console.print(f"database at migration [bold]{revision}[/bold]")
+    users = _with_db(_count_users)
+    url = settings.effective_public_url
+    console.print(f"Wirework {__version__} on [bold]http://{settings.host}:{settings.port}[/bold]")
+    if users == 0:
+        console.print(
+            "No users yet. Create the first one (it becomes admin and owner of the first organization):\n"
+            f"  wirework user create --admin    or    curl -X POST {url}/api/v1/auth/signup "
+            "-H 'content-type: application/json' "
+            '-d \'{"email":"you@example.com","username":"you","password":"a-long-password"}\''
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+async def _upgrade_to_head(db: Database) -> str:
+    await migrate.upgrade(db)
+    return migrate.head_revision()
+
+
+async def _count_users(db: Database) -> int:
+    from wirework.accounts.service import count_users
+
+    async with db.session() as session:
+        return await count_users(session)
+
+
+# ---------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    _with_db(lambda db: migrate.upgrade(db, revision))
+    console.print(f"database upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")]) -> None:
+    """Undo migrations down to REVISION."""
+    _with_db(lambda db: migrate.downgrade(db, revision))
+    console.print(f"database downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision and whether it is the newest."""
+    status = _with_db(migrate.migration_status)
+    typer.echo(f"{status['current'] or '(none)'}{' (head)' if status['at_head'] else ''}")
+    if not status["at_head"]:
+        console.print(f"newest is {status['head']}: run 'wirework db upgrade'")
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List migrations, newest first."""
+    table = Table("revision", "down", "message")
+    for script in migrate.history():
+        table.add_row(script.revision, str(script.down_revision or ""), script.doc or "")
+    Console().print(table)
+
+
+@db_app.command("doc")
+def db_doc(
+    output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path("docs/schema.md"),
+    check: Annotated[bool, typer.Option(help="Fail if the file is out of date instead of writing.")] = False,
+) -> None:
+    """Write docs/schema.md from the models."""
+    from wirework.db.schemadoc import render_schema
+    from wirework.models import Base
+
+    text = render_schema(Base.metadata, migrate.head_revision())
+    if check:
+        if not output.exists() or output.read_text() != text:
+            raise _fail(f"{output} is out of date: run 'wirework db doc'")
+        console.print(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    console.print(f"wrote {output}")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), console=console)
+
+
+def _progress_callback(progress: Progress) -> Callable[[str, int, int], None]:
+    tasks: dict[str, Any] = {}
+
+    def on_progress(table: str, done: int, total: int) -> None:
+        if table not in tasks:
+            tasks[table] = progress.add_task(table, total=max(total, 1))
+        progress.update(tasks[table], completed=done if total else 1)
+
+    return on_progress
+
+
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz).")]) -> None:
+    """Back up every table to a portable archive that restores on any backend."""
+    from wirework.db.backup import BackupError, backup
+    from wirework.models import Base
+
+    with _progress() as progress:
+        try:
+            manifest = _with_db(lambda db: backup(db, Base.metadata, file, _progress_callback(progress)))
+        except BackupError as exc:
+            raise _fail(str(exc)) from exc
+    rows = sum(manifest["tables"].values())
+    console.print(f"wrote {file}: {rows} rows in {len(manifest['tables'])} tables at {manifest['revision']}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="Archive made by 'wirework db backup'.")],
+    force: Annotated[bool, typer.Option(help="Replace the data of a database that is not empty.")] = False,
+) -> None:
+    """Restore an archive into this database (empty unless --force)."""
+    from wirework.db.backup import BackupError, restore
+    from wirework.models import Base
+
+    if not file.exists():
+        raise _fail(f"{file} does not exist")
+    with _progress() as progress:
+        try:
+            manifest = _with_db(
+                lambda db: restore(
+                    db, Base.metadata, file, force=force, on_progress=_progress_callback(progress)
+                )
+            )
+        except BackupError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"restored {sum(manifest['tables'].values())} rows from {file}")
+
+
+# ---------------------------------------------------------------- user
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(prompt=True, help="Email address.")],
+    username: Annotated[str, typer.Option(prompt=True, help="Login name.")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters."),
+    ],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an instance admin.")] = False,
+    org: Annotated[
+        str | None, typer.Option(help="Organization (slug or name) to join as owner; made if missing.")
+    ] = None,
+) -> None:
+    """Create a user, and an organization they own."""
+    from pydantic import ValidationError
+    from sqlalchemy import or_, select
+
+    from wirework.accounts import service
+    from wirework.accounts.models import InstanceRole, Membership, Organization, OrgRole
+    from wirework.accounts.schemas import SignupIn
+    from wirework.errors import WireworkError
+
+    try:
+        data = SignupIn(email=email, username=username, password=password)
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        raise _fail(problems) from exc
+
+    async def create(db: Database) -> str:
+        await migrate.upgrade(db)
+        async with db.session() as session:
+            user = await service.create_user(
+                session,
+                email=data.email,
+                username=data.username,
+                password=data.password,
+                role=InstanceRole.admin if admin else InstanceRole.user,
+            )
+            org_name = org or f"{data.username}'s organization"
+            existing = (
+                (
+                    await session.execute(
+                        select(Organization).where(
+                            or_(Organization.slug == org_name, Organization.name == org_name)
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            if existing is None:
+                existing = await service.create_organization(session, name=org_name, owner=user)
+            else:
+                session.add(Membership(org_id=existing.id, user_id=user.id, role=OrgRole.owner))
+            await session.commit()
+            return f"{existing.name} ({existing.slug})"
+
+    try:
+        org_label = _with_db(create)
+    except WireworkError as exc:
+        raise _fail(exc.detail) from exc
+    console.print(
+        f"created {'admin ' if admin else ''}user [bold]{data.username}[/bold], owner of {org_label}"
+    )

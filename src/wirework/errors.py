@@ -1,0 +1,58 @@
+"""Domain errors. Services raise these; `app.py` turns each into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WireworkError(Exception):
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+class BadRequest(WireworkError):
+    status, title = 400, "Bad Request"
+
+
+class Unauthorized(WireworkError):
+    status, title = 401, "Unauthorized"
+
+
+class Forbidden(WireworkError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(WireworkError):
+    status, title = 404, "Not Found"
+
+
+class Conflict(WireworkError):
+    status, title = 409, "Conflict"
+
+
+class ValidationFailed(WireworkError):
+    status, title = 422, "Unprocessable Content"
+
+
+class TooManyRequests(WireworkError):
+    status, title = 429, "Too Many Requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(WireworkError):
+    status, title = 503, "Service Unavailable"

@@ -1,0 +1,1 @@
+"""Security foundations: passwords, tokens, the vault for secrets at rest, rate limits."""

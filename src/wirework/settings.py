@@ -1,0 +1,85 @@
+"""Configuration: every `WIREWORK_*` setting, read once, from the environment or `wirework.toml`.
+
+Nothing else in Wirework reads `os.environ`; import `get_settings()` instead.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WIREWORK_", toml_file="wirework.toml", extra="ignore")
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", description="`production` turns on JSON logs and refuses weak set-ups."
+    )
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where SQLite, the key file and uploads live.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at `<data_dir>/wirework.db`."
+    )
+    database_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL/MySQL).")
+    secret_key: str = Field(
+        "", description="Key for encrypting credentials; empty means a 0600 key file in data_dir."
+    )
+    host: str = Field("127.0.0.1", description="Address `wirework serve` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `wirework serve` listens on.")
+    public_url: str = Field(
+        "", description="URL users reach Wirework at (for links); default from host/port."
+    )
+    open_signup: bool = Field(False, description="Let anyone sign up without an invitation.")
+    session_ttl_hours: int = Field(24 * 14, ge=1, description="How long a web login lasts.")
+    invitation_ttl_hours: int = Field(24 * 7, ge=1, description="How long an invitation token lasts.")
+    login_max_attempts: int = Field(
+        10, ge=1, description="Failed logins allowed per account and per IP in a window."
+    )
+    login_window_seconds: int = Field(300, ge=1, description="The login rate-limit window.")
+    cookie_secure: bool = Field(False, description="Mark session cookies Secure (set behind HTTPS).")
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool | None = Field(None, description="JSON logs; default on in production.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _refuse_weak_production(self) -> Settings:
+        if self.env == "production" and self.secret_key and len(self.secret_key) < 32:
+            raise ValueError("WIREWORK_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'wirework.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def json_logs(self) -> bool:
+        return self.env == "production" if self.log_json is None else self.log_json
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
