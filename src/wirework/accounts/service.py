@@ -184,7 +184,7 @@ async def my_organizations(session: AsyncSession, user_id: uuid.UUID) -> list[tu
         .where(Membership.user_id == user_id)
         .order_by(Organization.id)
     )
-    return [(org, role) for org, role in rows.tuples()]
+    return [(org, role) for org, role in rows]
 
 
 async def membership_role(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> OrgRole | None:
@@ -223,7 +223,7 @@ async def list_members(session: AsyncSession, org_id: uuid.UUID) -> list[tuple[M
         .where(Membership.org_id == org_id)
         .order_by(Membership.id)
     )
-    return [(m, u) for m, u in rows.tuples()]
+    return [(m, u) for m, u in rows]
 
 
 async def _membership(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership:

@@ -58,7 +58,8 @@ def _cell(text: str) -> str:
 
 def render_table(table: Table) -> list[str]:
     seeds = table.info.get("seeds", "-")
-    lines = [f"### {table.name}", "", _cell(table.comment or ""), "", f"Seed tables: {seeds}.", ""]
+    origin = "New in Wirework (no seed table)." if seeds == "-" else f"Seed tables: {seeds}."
+    lines = [f"### {table.name}", "", _cell(table.comment or ""), "", origin, ""]
     lines += ["| column | type | null | default | description |", "|---|---|---|---|---|"]
     for column in table.columns:
         key = " (PK)" if column.primary_key else ""
