@@ -77,11 +77,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             if outcome == "passed" and report.when != "call":
                 continue
             for name in ("sqlite", "postgresql", "mysql"):
-                if f"[{name}" in report.nodeid or f"-{name}]" in report.nodeid or f"-{name}-" in report.nodeid:
+                if (
+                    f"[{name}" in report.nodeid
+                    or f"-{name}]" in report.nodeid
+                    or f"-{name}-" in report.nodeid
+                ):
                     counts[(name, outcome)] += 1
     if counts:
         terminalreporter.section("database backends")
         for name in ("sqlite", "postgresql", "mysql"):
-            parts = [f"{counts[(name, o)]} {o}" for o in ("passed", "failed", "error", "skipped") if counts[(name, o)]]
+            parts = [
+                f"{counts[(name, o)]} {o}"
+                for o in ("passed", "failed", "error", "skipped")
+                if counts[(name, o)]
+            ]
             if parts:
                 terminalreporter.write_line(f"{name}: {', '.join(parts)}")

@@ -22,7 +22,9 @@ async def test_first_signup_creates_org_owner_and_instance_admin(client: httpx.A
     assert me["organization"]["name"] == "Acme" and me["organization"]["role"] == "owner"
 
 
-async def test_later_signup_needs_invitation_unless_open(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_later_signup_needs_invitation_unless_open(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     await signup(client, "alice")
     refused = await client.post(
         "/api/v1/auth/signup", json={"email": "bob@example.com", "username": "bob", "password": PASSWORD}
@@ -45,7 +47,12 @@ async def test_invitation_joins_the_inviting_org_with_its_role_once(client: http
     assert {m["username"]: m["role"] for m in members} == {"alice": "owner", "bob": "viewer"}
     again = await client.post(
         "/api/v1/auth/signup",
-        json={"email": "bob@example.com", "username": "bob2", "password": PASSWORD, "invitation_token": token},
+        json={
+            "email": "bob@example.com",
+            "username": "bob2",
+            "password": PASSWORD,
+            "invitation_token": token,
+        },
     )
     assert again.status_code == 403
 
@@ -70,9 +77,13 @@ async def test_existing_user_accepts_invitation_and_switches_org(
     token = await invite(client, alice, "bob@example.com", role="admin")
     joined = await client.post("/api/v1/invitations/accept", json={"token": token}, headers=bob.headers)
     assert joined.status_code == 200 and joined.json()["role"] == "admin"
-    switched = await client.post("/api/v1/auth/switch-org", json={"org_id": alice.org_id}, headers=bob.headers)
+    switched = await client.post(
+        "/api/v1/auth/switch-org", json={"org_id": alice.org_id}, headers=bob.headers
+    )
     assert switched.status_code == 200
-    assert (await client.get("/api/v1/auth/me", headers=bob.headers)).json()["organization"]["id"] == alice.org_id
+    assert (await client.get("/api/v1/auth/me", headers=bob.headers)).json()["organization"][
+        "id"
+    ] == alice.org_id
 
 
 async def test_duplicate_email_and_username_are_409(client: httpx.AsyncClient, settings: Settings) -> None:
@@ -169,7 +180,9 @@ async def test_api_key_is_shown_once_listed_by_prefix_and_authenticates(
         assert key not in (stored.key_hash, stored.prefix)
     deleted = await client.delete(f"/api/v1/api-keys/{created.json()['id']}", headers=alice.headers)
     assert deleted.status_code == 204
-    assert (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+    assert (
+        await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+    ).status_code == 401
 
 
 async def test_expired_api_key_is_refused(client: httpx.AsyncClient) -> None:
@@ -178,7 +191,9 @@ async def test_expired_api_key_is_refused(client: httpx.AsyncClient) -> None:
         "/api/v1/api-keys", json={"name": "old", "expires_at": "2020-01-01T00:00:00Z"}, headers=alice.headers
     )
     key = created.json()["key"]
-    assert (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+    assert (
+        await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+    ).status_code == 401
 
 
 async def test_password_is_stored_as_argon2id_and_change_ends_other_sessions(
@@ -210,7 +225,9 @@ async def test_password_is_stored_as_argon2id_and_change_ends_other_sessions(
 async def test_deactivated_user_cannot_log_in_or_use_sessions(client: httpx.AsyncClient) -> None:
     alice = await signup(client, "alice")
     bob = await signup_invited(client, alice, "bob")
-    response = await client.patch(f"/api/v1/users/{bob.user_id}", json={"is_active": False}, headers=alice.headers)
+    response = await client.patch(
+        f"/api/v1/users/{bob.user_id}", json={"is_active": False}, headers=alice.headers
+    )
     assert response.status_code == 200 and response.json()["is_active"] is False
     assert (await client.get("/api/v1/auth/me", headers=bob.headers)).status_code == 401
     login = await client.post("/api/v1/auth/login", json={"login": "bob", "password": PASSWORD})
@@ -219,7 +236,9 @@ async def test_deactivated_user_cannot_log_in_or_use_sessions(client: httpx.Asyn
 
 async def test_preferences_round_trip(client: httpx.AsyncClient) -> None:
     alice = await signup(client, "alice")
-    assert (await client.get("/api/v1/users/me/preferences", headers=alice.headers)).json() == {"preferences": {}}
+    assert (await client.get("/api/v1/users/me/preferences", headers=alice.headers)).json() == {
+        "preferences": {}
+    }
     prefs = {"timezone": "Europe/Berlin", "editor": {"snap": True, "grid": 16}}
     put = await client.put("/api/v1/users/me/preferences", json={"preferences": prefs}, headers=alice.headers)
     assert put.status_code == 200

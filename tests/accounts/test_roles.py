@@ -63,7 +63,9 @@ async def test_only_owner_deletes_the_org(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"/api/v1/orgs/{owner.org_id}", headers=admin.headers)).status_code == 403
     assert (await client.delete(f"/api/v1/orgs/{owner.org_id}", headers=owner.headers)).status_code == 204
     assert (await client.get(f"/api/v1/orgs/{owner.org_id}", headers=owner.headers)).status_code == 404
-    assert (await client.get(f"/api/v1/orgs/{owner.org_id}/members", headers=admin.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/orgs/{owner.org_id}/members", headers=admin.headers)
+    ).status_code == 404
 
 
 async def test_user_administration_is_for_instance_admins(client: httpx.AsyncClient) -> None:
@@ -78,7 +80,9 @@ async def test_user_administration_is_for_instance_admins(client: httpx.AsyncCli
     assert made.status_code == 201, made.text
     listed = (await client.get("/api/v1/users?limit=2", headers=admin.headers)).json()
     assert len(listed["items"]) == 2 and listed["next_cursor"]
-    rest = (await client.get(f"/api/v1/users?limit=2&cursor={listed['next_cursor']}", headers=admin.headers)).json()
+    rest = (
+        await client.get(f"/api/v1/users?limit=2&cursor={listed['next_cursor']}", headers=admin.headers)
+    ).json()
     assert [u["username"] for u in listed["items"] + rest["items"]] == ["root", "member", "new"]
     assert rest["next_cursor"] is None
     login = await client.post("/api/v1/auth/login", json={"login": "new", "password": PASSWORD})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+
 from wirework.app import PUBLIC_ROUTES
+
 
 def _fill(path: str) -> str:
     """Put a random UUID in each path parameter."""

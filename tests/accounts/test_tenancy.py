@@ -8,7 +8,9 @@ from tests.support.accounts import Account, invite, signup, signup_invited
 from wirework.settings import Settings
 
 
-async def _two_tenants(client: httpx.AsyncClient, settings: Settings) -> tuple[Account, Account, dict[str, str]]:
+async def _two_tenants(
+    client: httpx.AsyncClient, settings: Settings
+) -> tuple[Account, Account, dict[str, str]]:
     settings.open_signup = True
     alice = await signup(client, "alice", org_name="A")
     bob = await signup(client, "bob", org_name="B")
@@ -48,7 +50,7 @@ async def test_member_of_a_sees_nothing_of_b(client: httpx.AsyncClient, settings
 
 
 async def test_api_keys_list_only_the_callers_org(client: httpx.AsyncClient, settings: Settings) -> None:
-    alice, bob, _ = await _two_tenants(client, settings)
+    alice, _, _ = await _two_tenants(client, settings)
     await client.post("/api/v1/api-keys", json={"name": "a"}, headers=alice.headers)
     names = [k["name"] for k in (await client.get("/api/v1/api-keys", headers=alice.headers)).json()["items"]]
     assert names == ["a"]

@@ -22,19 +22,40 @@ from wirework.models import Base
 async def _fill(db: Database) -> None:
     async with db.session() as session:
         admin = await service.create_user(
-            session, email="root@example.com", username="root", password="pw-pw-pw-pw", role=InstanceRole.admin
+            session,
+            email="root@example.com",
+            username="root",
+            password="pw-pw-pw-pw",
+            role=InstanceRole.admin,
         )
         org = await service.create_organization(session, name="Ünïcode & Co", owner=admin)
         for i in range(30):
-            user = await service.create_user(session, email=f"u{i}@example.com", username=f"u{i}", password="pw")
-            await service.set_preferences(session, user.id, {"i": i, "tags": ["a", "é"], "nested": {"x": None}})
+            user = await service.create_user(
+                session, email=f"u{i}@example.com", username=f"u{i}", password="pw"
+            )
+            await service.set_preferences(
+                session, user.id, {"i": i, "tags": ["a", "é"], "nested": {"x": None}}
+            )
         await service.create_api_key(
-            session, service.Principal(admin, "session", admin.id, org.id, None), org.id, name="k", expires_at=None
+            session,
+            service.Principal(admin, "session", admin.id, org.id, None),
+            org.id,
+            name="k",
+            expires_at=None,
         )
-        await service.start_session(session, admin, org_id=org.id, ttl=timedelta(hours=1), ip="::1", user_agent="t")
+        await service.start_session(
+            session, admin, org_id=org.id, ttl=timedelta(hours=1), ip="::1", user_agent="t"
+        )
         session.add(
-            OAuthToken(user_id=admin.id, provider="github", provider_account="42", access_token="v1.sealed",
-                       scopes=["repo"], expires_at=utcnow(), extra={"login": "root"})
+            OAuthToken(
+                user_id=admin.id,
+                provider="github",
+                provider_account="42",
+                access_token="v1.sealed",
+                scopes=["repo"],
+                expires_at=utcnow(),
+                extra={"login": "root"},
+            )
         )
         await session.commit()
 
@@ -66,7 +87,11 @@ async def test_round_trip_through_every_backend_keeps_every_row(tmp_path: Path) 
             target = Database(url)
             chain.append(target)
             seen: list[str] = []
-            await restore(target, Base.metadata, archive, on_progress=lambda t, d, n: seen.append(t))
+
+            def on_progress(table: str, done: int, total: int, seen: list[str] = seen) -> None:
+                seen.append(table)
+
+            await restore(target, Base.metadata, archive, on_progress=on_progress)
             assert "users" in seen
             assert await _dump(target) == expected, f"rows differ after restoring into {backend}"
             archive = tmp_path / f"{step}.tar.gz"
@@ -82,7 +107,7 @@ async def test_restore_refuses_a_database_with_data_unless_forced(db: Database, 
     await _fill(db)
     archive = tmp_path / "b.tar.gz"
     await backup(db, Base.metadata, archive)
-    with pytest.raises(BackupError, match="not empty.*--force"):
+    with pytest.raises(BackupError, match=r"not empty.*--force"):
         await restore(db, Base.metadata, archive)
     before = await _dump(db)
     await restore(db, Base.metadata, archive, force=True)

@@ -48,6 +48,8 @@ async def invite(client: httpx.AsyncClient, by: Account, email: str, role: str =
     return str(response.json()["token"])
 
 
-async def signup_invited(client: httpx.AsyncClient, by: Account, username: str, role: str = "member") -> Account:
+async def signup_invited(
+    client: httpx.AsyncClient, by: Account, username: str, role: str = "member"
+) -> Account:
     token = await invite(client, by, f"{username}@example.com", role)
     return await signup(client, username, invitation_token=token)

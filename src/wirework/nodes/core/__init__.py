@@ -1,0 +1,37 @@
+"""Built-in core nodes (`core.*`): triggers, flow control, item shaping, dates and crypto."""
+
+from __future__ import annotations
+
+from wirework.engine.nodes import Node
+from wirework.nodes.core.crypto import Crypto
+from wirework.nodes.core.dates import DateTime
+from wirework.nodes.core.flow import Filter, If, ManualTrigger, NoOp, StopError, Switch
+from wirework.nodes.core.loop import Loop
+from wirework.nodes.core.merge import Merge
+from wirework.nodes.core.transform import (
+    Aggregate,
+    Limit,
+    RemoveDuplicates,
+    SetFields,
+    Sort,
+    SplitOut,
+)
+
+CORE_NODES: tuple[type[Node], ...] = (
+    ManualTrigger,
+    SetFields,
+    If,
+    Switch,
+    Filter,
+    Merge,
+    SplitOut,
+    Aggregate,
+    Sort,
+    Limit,
+    RemoveDuplicates,
+    Loop,
+    NoOp,
+    StopError,
+    DateTime,
+    Crypto,
+)
