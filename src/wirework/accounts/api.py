@@ -63,11 +63,11 @@ from wirework.security import tokens
 from wirework.security.ratelimit import SlidingWindowLimiter
 from wirework.settings import Settings
 
-AUTHED = problem_responses(401, 403, 422)
+AUTHED = problem_responses(400, 401, 403, 422)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 
-auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=problem_responses(400, 422))
 orgs_router = APIRouter(prefix="/api/v1/orgs", tags=["orgs"], responses=AUTHED)
 invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["orgs"], responses=AUTHED)
 api_keys_router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=AUTHED)
