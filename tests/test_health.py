@@ -9,6 +9,7 @@ import httpx
 from tests.support.accounts import signup, signup_invited
 from wirework.app import create_app
 from wirework.db.engine import Database
+from wirework.db.migrate import head_revision
 from wirework.settings import Settings
 
 
@@ -16,7 +17,7 @@ async def test_healthz_and_readyz_report_the_revision(client: httpx.AsyncClient,
     assert (await client.get("/healthz")).json()["status"] == "ok"
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["revision"] == "0001" and ready.json()["database"] == db.dialect
+    assert ready.json()["revision"] == head_revision() and ready.json()["database"] == db.dialect
 
 
 async def test_readyz_is_503_with_the_reason_before_migrations(tmp_path: Path, settings: Settings) -> None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -16,11 +17,22 @@ from wirework.accounts.api import routers as accounts_routers
 from wirework.accounts.deps import InstanceAdmin
 from wirework.db import migrate
 from wirework.db.engine import Database
+from wirework.engine.executions import process_id, prune
+from wirework.engine.nodes import NodeRegistry
 from wirework.errors import ServiceUnavailable
+from wirework.nodes import load_builtin_nodes
 from wirework.observability import RequestLogMiddleware, configure_logging
 from wirework.problems import install_problem_handlers, problem_responses
+from wirework.queue.local import LocalExecutor
 from wirework.security.ratelimit import SlidingWindowLimiter
+from wirework.security.vault import Vault
 from wirework.settings import Settings, get_settings
+from wirework.workflows import runtime
+from wirework.workflows import service as workflow_service
+from wirework.workflows.api import routers as workflow_routers
+from wirework.workflows.templates import TEMPLATES
+
+log = structlog.get_logger("wirework.app")
 
 # Routes that answer without authentication; every other route must require it.
 PUBLIC_ROUTES = {
@@ -50,11 +62,39 @@ def create_app(
     owns_db = db is None
     database = db or Database(settings.effective_database_url, pool_size=settings.database_pool_size)
 
+    registry = load_builtin_nodes(NodeRegistry())
+    for problem in registry.load_entry_points():
+        log.warning("node_plugin_failed", problem=problem)
+    platform = runtime.Platform(
+        db=database, registry=registry, vault=Vault(settings.vault_secret), owner=process_id()
+    )
+
+    async def housekeeping() -> None:
+        await prune(
+            database, max_age_days=settings.executions_max_age_days, max_count=settings.executions_max_count
+        )
+
+    executor = LocalExecutor(
+        database,
+        lambda execution_id: runtime.run(platform, execution_id),
+        concurrency=settings.executor_concurrency,
+        housekeeping=housekeeping,
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade(database)
+        if (await migrate.migration_status(database))["at_head"]:
+            async with database.session() as session:
+                await workflow_service.sync_node_tables(session, registry)
+                await workflow_service.sync_templates(session, TEMPLATES)
+                await session.commit()
+            await executor.start()
+        else:
+            log.warning("database_not_migrated", hint="run 'wirework db upgrade'; executions are not run")
         yield
+        await executor.stop()
         if owns_db:
             await database.dispose()
 
@@ -66,10 +106,14 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.registry = registry
+    app.state.vault = platform.vault
+    app.state.platform = platform
+    app.state.executor = executor
     app.state.login_limiter = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_seconds)
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
-    for router in accounts_routers:
+    for router in [*accounts_routers, *workflow_routers]:
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], response_model=Health)

@@ -11,15 +11,26 @@ from wirework.accounts.models import (
     UserPreferences,
 )
 from wirework.db.base import Base
+from wirework.engine.models import Execution, ExecutionLog, NodeCategoryRecord, NodeTypeRecord
+from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
 
 __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "Credential",
+    "Execution",
+    "ExecutionLog",
     "Membership",
+    "NodeCategoryRecord",
+    "NodeTypeRecord",
     "OAuthToken",
     "Organization",
     "User",
     "UserLoginToken",
     "UserPreferences",
+    "Variable",
+    "Workflow",
+    "WorkflowTemplate",
+    "WorkflowVersion",
 ]

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     )
     login_window_seconds: int = Field(300, ge=1, description="The login rate-limit window.")
     cookie_secure: bool = Field(False, description="Mark session cookies Secure (set behind HTTPS).")
+    executor_concurrency: int = Field(8, ge=1, description="Executions one process runs at once.")
+    executions_max_age_days: int = Field(
+        30, ge=0, description="Prune finished executions older; 0 keeps all."
+    )
+    executions_max_count: int = Field(
+        10_000, ge=0, description="Keep at most this many finished executions; 0 keeps all."
+    )
+    http_allow_hosts: str = Field(
+        "", description="Comma-separated hosts/CIDRs nodes may call despite the SSRF guard (e.g. 10.0.0.0/8)."
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON logs; default on in production.")
 
@@ -74,6 +84,12 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def vault_secret(self) -> str:
+        from wirework.security.vault import load_or_create_key_file
+
+        return self.secret_key or load_or_create_key_file(self.data_dir)
 
     @property
     def json_logs(self) -> bool:

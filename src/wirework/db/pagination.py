@@ -29,13 +29,20 @@ def parse_cursor(cursor: str | None) -> uuid.UUID | None:
 
 
 async def paginate(
-    session: AsyncSession, stmt: Select[T], id_column: Any, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    stmt: Select[T],
+    id_column: Any,
+    *,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = False,
 ) -> tuple[Sequence[T], str | None]:
     """One page of `stmt` in id order, and the cursor of the next page (None on the last)."""
     after = parse_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(id_column > after)
-    rows = (await session.execute(stmt.order_by(id_column).limit(limit + 1))).scalars().all()
+        stmt = stmt.where(id_column < after if newest_first else id_column > after)
+    order = id_column.desc() if newest_first else id_column
+    rows = (await session.execute(stmt.order_by(order).limit(limit + 1))).scalars().all()
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, str(getattr(rows[-1], "id"))  # noqa: B009 - T is any model with an id

@@ -8,6 +8,7 @@ from wirework.nodes.core.dates import DateTime
 from wirework.nodes.core.flow import Filter, If, ManualTrigger, NoOp, StopError, Switch
 from wirework.nodes.core.loop import Loop
 from wirework.nodes.core.merge import Merge
+from wirework.nodes.core.orchestration import ExecuteWorkflow, Wait
 from wirework.nodes.core.transform import (
     Aggregate,
     Limit,
@@ -34,4 +35,6 @@ CORE_NODES: tuple[type[Node], ...] = (
     StopError,
     DateTime,
     Crypto,
+    Wait,
+    ExecuteWorkflow,
 )

@@ -1,0 +1,1 @@
+"""Workflows: definitions and their versions, credentials, variables, templates."""

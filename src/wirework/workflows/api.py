@@ -1,0 +1,680 @@
+"""HTTP routes: /api/v1/workflows, /executions, /credentials, /variables, /node-types, /templates."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import select
+
+from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
+from wirework.accounts.models import OrgRole
+from wirework.accounts.schemas import Page
+from wirework.db.pagination import MAX_LIMIT, paginate
+from wirework.db.scoping import get_scoped, scoped
+from wirework.deps import SessionDep
+from wirework.engine import executions
+from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
+from wirework.engine.nodes import NodeRegistry
+from wirework.errors import Conflict
+from wirework.problems import problem_responses
+from wirework.security.vault import Vault
+from wirework.workflows import service
+from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
+from wirework.workflows.schemas import (
+    CredentialCreate,
+    CredentialOut,
+    CredentialUpdate,
+    ExecutionDetail,
+    ExecutionOut,
+    LastRun,
+    NodeRunOut,
+    NodeTypeOut,
+    RunRequest,
+    TemplateOut,
+    TemplateUse,
+    VariableCreate,
+    VariableOut,
+    VariableUpdate,
+    VersionCreate,
+    VersionDetail,
+    VersionOut,
+    WorkflowCreate,
+    WorkflowDetail,
+    WorkflowExport,
+    WorkflowOut,
+    WorkflowUpdate,
+)
+
+COMMON = problem_responses(400, 401, 403, 404, 422)
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
+
+workflows_router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], responses=COMMON)
+executions_router = APIRouter(prefix="/api/v1/executions", tags=["executions"], responses=COMMON)
+credentials_router = APIRouter(prefix="/api/v1/credentials", tags=["credentials"], responses=COMMON)
+variables_router = APIRouter(prefix="/api/v1/variables", tags=["variables"], responses=COMMON)
+node_types_router = APIRouter(prefix="/api/v1/node-types", tags=["node-types"], responses=COMMON)
+templates_router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=COMMON)
+routers = [
+    workflows_router,
+    executions_router,
+    credentials_router,
+    variables_router,
+    node_types_router,
+    templates_router,
+]
+
+
+def _registry(request: Request) -> NodeRegistry:
+    registry: NodeRegistry = request.app.state.registry
+    return registry
+
+
+def _vault(request: Request) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+def _writer(principal: Any) -> None:
+    require_role(principal, OrgRole.member)
+
+
+# ---------------------------------------------------------------- workflows
+
+
+async def _detail(session: SessionDep, workflow: Workflow) -> WorkflowDetail:
+    definition = (await service.get_version(session, workflow)).definition if workflow.version else None
+    last = (await service.last_runs(session, [workflow.id])).get(workflow.id)
+    out = WorkflowDetail.model_validate(
+        {**WorkflowOut.model_validate(workflow).model_dump(), "definition": definition}
+    )
+    out.last_run = LastRun(id=last.id, status=last.status, created_at=last.created_at) if last else None
+    return out
+
+
+@workflows_router.get("", response_model=Page[WorkflowOut])
+async def list_workflows(
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    active: bool | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Workflows of the current organization, with each one's last run."""
+    stmt = service.workflows_query(org_id, search=search, tag=tag, active=active)
+    rows, next_cursor = await paginate(
+        session, stmt, Workflow.id, limit=limit, cursor=cursor, newest_first=True
+    )
+    runs = await service.last_runs(session, [w.id for w in rows])
+    items = []
+    for workflow in rows:
+        out = WorkflowOut.model_validate(workflow)
+        run = runs.get(workflow.id)
+        out.last_run = LastRun(id=run.id, status=run.status, created_at=run.created_at) if run else None
+        items.append(out.model_dump(mode="json"))
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@workflows_router.post("", status_code=status.HTTP_201_CREATED, response_model=WorkflowDetail)
+async def create_workflow(
+    body: WorkflowCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> WorkflowDetail:
+    """Create a workflow; with a definition, it is saved (validated) as version 1."""
+    _writer(principal)
+    workflow = await service.create_workflow(
+        session,
+        org_id=org_id,
+        user_id=principal.user.id,
+        name=body.name,
+        description=body.description,
+        tags=body.tags,
+        definition=body.definition,
+        registry=_registry(request),
+    )
+    await session.commit()
+    return await _detail(session, workflow)
+
+
+@workflows_router.post("/import", status_code=status.HTTP_201_CREATED, response_model=WorkflowDetail)
+async def import_workflow(
+    body: WorkflowExport,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> WorkflowDetail:
+    """Create a workflow from an export."""
+    _writer(principal)
+    workflow = await service.create_workflow(
+        session,
+        org_id=org_id,
+        user_id=principal.user.id,
+        name=body.name,
+        description=body.description,
+        tags=body.tags,
+        definition=body.definition,
+        registry=_registry(request),
+    )
+    await session.commit()
+    return await _detail(session, workflow)
+
+
+@workflows_router.get("/{workflow_id}", response_model=WorkflowDetail)
+async def get_workflow(
+    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> WorkflowDetail:
+    return await _detail(session, await get_scoped(session, Workflow, workflow_id, org_id))
+
+
+@workflows_router.get("/{workflow_id}/export", response_model=WorkflowExport)
+async def export_workflow(
+    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> WorkflowExport:
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    version = await service.get_version(session, workflow)
+    return WorkflowExport(
+        name=workflow.name,
+        description=workflow.description,
+        tags=workflow.tags,
+        definition=version.definition,
+    )
+
+
+@workflows_router.patch("/{workflow_id}", response_model=WorkflowDetail)
+async def update_workflow(
+    workflow_id: uuid.UUID,
+    body: WorkflowUpdate,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> WorkflowDetail:
+    _writer(principal)
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(workflow, field, value)
+    await session.commit()
+    return await _detail(session, workflow)
+
+
+@workflows_router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_workflow(
+    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> Response:
+    """Delete a workflow with its versions and executions."""
+    _writer(principal)
+    await session.delete(await get_scoped(session, Workflow, workflow_id, org_id))
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@workflows_router.post(
+    "/{workflow_id}/duplicate", status_code=status.HTTP_201_CREATED, response_model=WorkflowDetail
+)
+async def duplicate_workflow(
+    workflow_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> WorkflowDetail:
+    _writer(principal)
+    original = await get_scoped(session, Workflow, workflow_id, org_id)
+    definition = (await service.get_version(session, original)).definition if original.version else None
+    copy = await service.create_workflow(
+        session,
+        org_id=org_id,
+        user_id=principal.user.id,
+        name=f"{original.name} (copy)",
+        description=original.description,
+        tags=list(original.tags),
+        definition=definition,
+        registry=_registry(request),
+    )
+    await session.commit()
+    return await _detail(session, copy)
+
+
+@workflows_router.post("/{workflow_id}/activate", response_model=WorkflowDetail)
+async def activate_workflow(
+    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> WorkflowDetail:
+    """Turn the workflow's triggers on (it needs a saved version)."""
+    _writer(principal)
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    await service.get_version(session, workflow)
+    workflow.is_active = True
+    await session.commit()
+    return await _detail(session, workflow)
+
+
+@workflows_router.post("/{workflow_id}/deactivate", response_model=WorkflowDetail)
+async def deactivate_workflow(
+    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> WorkflowDetail:
+    _writer(principal)
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    workflow.is_active = False
+    await session.commit()
+    return await _detail(session, workflow)
+
+
+@workflows_router.get("/{workflow_id}/versions", response_model=list[VersionOut])
+async def list_versions(
+    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> list[WorkflowVersion]:
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    rows = await session.execute(
+        select(WorkflowVersion)
+        .where(WorkflowVersion.workflow_id == workflow.id)
+        .order_by(WorkflowVersion.version.desc())
+    )
+    return list(rows.scalars())
+
+
+@workflows_router.post(
+    "/{workflow_id}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionDetail
+)
+async def save_version(
+    workflow_id: uuid.UUID,
+    body: VersionCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> WorkflowVersion:
+    """Save the definition as a new version (validated: errors point at the node)."""
+    _writer(principal)
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    version = await service.save_version(
+        session,
+        workflow,
+        body.definition,
+        user_id=principal.user.id,
+        notes=body.notes,
+        registry=_registry(request),
+    )
+    await session.commit()
+    return version
+
+
+@workflows_router.get("/{workflow_id}/versions/{number}", response_model=VersionDetail)
+async def get_version(
+    workflow_id: uuid.UUID, number: int, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> WorkflowVersion:
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    return await service.get_version(session, workflow, number)
+
+
+@workflows_router.post(
+    "/{workflow_id}/versions/{number}/restore",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VersionDetail,
+)
+async def restore_version(
+    workflow_id: uuid.UUID,
+    number: int,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> WorkflowVersion:
+    """Make an old version current again, as a new version."""
+    _writer(principal)
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    old = await service.get_version(session, workflow, number)
+    version = await service.save_version(
+        session,
+        workflow,
+        old.definition,
+        user_id=principal.user.id,
+        notes=f"Restored version {number}",
+        registry=_registry(request),
+    )
+    await session.commit()
+    return version
+
+
+async def _wait_for(request: Request, execution_id: uuid.UUID, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    db = request.app.state.db
+    delay = 0.005
+    while loop.time() < deadline:
+        async with db.session() as session:
+            state = (
+                await session.execute(select(Execution.status).where(Execution.id == execution_id))
+            ).scalar()
+        if state is None or state.finished or state == ExecutionStatus.waiting:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+@workflows_router.post("/{workflow_id}/run", status_code=status.HTTP_201_CREATED, response_model=ExecutionOut)
+async def run_workflow(
+    workflow_id: uuid.UUID,
+    body: RunRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> Execution:
+    """Start an execution with the given input items; answers at once unless `wait_s` is set."""
+    _writer(principal)
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    execution = await service.start_run(
+        session,
+        workflow,
+        version=body.version,
+        input_items=body.input,
+        pinned=body.pinned,
+        start=body.start_node,
+        user_id=principal.user.id,
+    )
+    await session.commit()
+    request.app.state.executor.submit(execution.id)
+    if body.wait_s:
+        await _wait_for(request, execution.id, body.wait_s)
+        await session.refresh(execution)
+    return execution
+
+
+# ---------------------------------------------------------------- executions
+
+
+@executions_router.get("", response_model=Page[ExecutionOut])
+async def list_executions(
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+    workflow_id: uuid.UUID | None = None,
+    status_: Annotated[ExecutionStatus | None, Query(alias="status")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Executions of the current organization, newest first."""
+    stmt = scoped(Execution, org_id)
+    if workflow_id:
+        stmt = stmt.where(Execution.workflow_id == workflow_id)
+    if status_:
+        stmt = stmt.where(Execution.status == status_)
+    if since:
+        stmt = stmt.where(Execution.created_at >= since)
+    if until:
+        stmt = stmt.where(Execution.created_at < until)
+    rows, next_cursor = await paginate(
+        session, stmt, Execution.id, limit=limit, cursor=cursor, newest_first=True
+    )
+    return {
+        "items": [ExecutionOut.model_validate(e).model_dump(mode="json") for e in rows],
+        "next_cursor": next_cursor,
+    }
+
+
+@executions_router.get("/{execution_id}", response_model=ExecutionDetail)
+async def get_execution(
+    execution_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> ExecutionDetail:
+    """One execution with every node run, its items and errors."""
+    execution = await get_scoped(session, Execution, execution_id, org_id)
+    logs = await session.execute(
+        select(ExecutionLog).where(ExecutionLog.execution_id == execution.id).order_by(ExecutionLog.id)
+    )
+    return ExecutionDetail.model_validate(
+        {
+            **ExecutionOut.model_validate(execution).model_dump(),
+            "input_items": execution.input_items,
+            "nodes": [NodeRunOut.model_validate(log) for log in logs.scalars()],
+        }
+    )
+
+
+@executions_router.post(
+    "/{execution_id}/cancel", response_model=ExecutionOut, responses=problem_responses(409)
+)
+async def cancel_execution(
+    execution_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> Execution:
+    """Cancel: at once if it is not running, else at its next node."""
+    _writer(principal)
+    execution = await get_scoped(session, Execution, execution_id, org_id)
+    if execution.status.finished:
+        raise Conflict(f"The execution already ended ({execution.status.value}).")
+    await executions.request_cancel(session, execution)
+    await session.commit()
+    return execution
+
+
+@executions_router.post(
+    "/{execution_id}/retry",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExecutionOut,
+    responses=problem_responses(409),
+)
+async def retry_execution(
+    execution_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> Execution:
+    """Run a failed execution again from its failed node, reusing what finished before it."""
+    _writer(principal)
+    failed = await get_scoped(session, Execution, execution_id, org_id)
+    execution = await service.retry_execution(
+        session, failed, user_id=principal.user.id, registry=_registry(request)
+    )
+    await session.commit()
+    request.app.state.executor.submit(execution.id)
+    return execution
+
+
+@executions_router.delete("/{execution_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_execution(
+    execution_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> Response:
+    _writer(principal)
+    await session.delete(await get_scoped(session, Execution, execution_id, org_id))
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------- credentials
+
+
+@credentials_router.get("", response_model=list[CredentialOut])
+async def list_credentials(
+    principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> list[Any]:
+    """Credentials of the organization: names, types and field names, never values."""
+    return list((await session.execute(scoped(Credential, org_id).order_by(Credential.name))).scalars())
+
+
+@credentials_router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=CredentialOut, responses=problem_responses(409)
+)
+async def create_credential(
+    body: CredentialCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> Credential:
+    _writer(principal)
+    credential = await service.create_credential(
+        session,
+        _vault(request),
+        org_id=org_id,
+        user_id=principal.user.id,
+        name=body.name,
+        type=body.type,
+        data=body.data,
+    )
+    await session.commit()
+    return credential
+
+
+@credentials_router.get("/{credential_id}", response_model=CredentialOut)
+async def get_credential(
+    credential_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> Credential:
+    return await get_scoped(session, Credential, credential_id, org_id)
+
+
+@credentials_router.patch("/{credential_id}", response_model=CredentialOut, responses=problem_responses(409))
+async def update_credential(
+    credential_id: uuid.UUID,
+    body: CredentialUpdate,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> Credential:
+    _writer(principal)
+    credential = await get_scoped(session, Credential, credential_id, org_id)
+    await service.update_credential(session, _vault(request), credential, name=body.name, data=body.data)
+    await session.commit()
+    return credential
+
+
+@credentials_router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_credential(
+    credential_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> Response:
+    _writer(principal)
+    await session.delete(await get_scoped(session, Credential, credential_id, org_id))
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------- variables
+
+
+@variables_router.get("", response_model=list[VariableOut])
+async def list_variables(
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+    workflow_id: uuid.UUID | None = None,
+) -> list[Any]:
+    stmt = scoped(Variable, org_id)
+    if workflow_id:
+        stmt = stmt.where(Variable.workflow_id == workflow_id)
+    return list((await session.execute(stmt.order_by(Variable.name))).scalars())
+
+
+@variables_router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=VariableOut, responses=problem_responses(409)
+)
+async def create_variable(
+    body: VariableCreate, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> Variable:
+    _writer(principal)
+    variable = await service.save_variable(
+        session,
+        org_id=org_id,
+        user_id=principal.user.id,
+        name=body.name,
+        value=body.value,
+        type_=body.type,
+        workflow_id=body.workflow_id,
+    )
+    await session.commit()
+    return variable
+
+
+@variables_router.patch("/{variable_id}", response_model=VariableOut, responses=problem_responses(409))
+async def update_variable(
+    variable_id: uuid.UUID,
+    body: VariableUpdate,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> Variable:
+    _writer(principal)
+    variable = await get_scoped(session, Variable, variable_id, org_id)
+    await service.save_variable(
+        session,
+        org_id=org_id,
+        user_id=principal.user.id,
+        name=body.name or variable.name,
+        value=body.value if body.value is not None else variable.value,
+        type_=body.type or variable.type,
+        workflow_id=variable.workflow_id,
+        existing=variable,
+    )
+    await session.commit()
+    return variable
+
+
+@variables_router.delete("/{variable_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_variable(
+    variable_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+) -> Response:
+    _writer(principal)
+    await session.delete(await get_scoped(session, Variable, variable_id, org_id))
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------- node types and templates
+
+
+@node_types_router.get("", response_model=list[NodeTypeOut])
+async def list_node_types(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """Every node type with its parameter JSON schema, for the editor's palette and forms."""
+    return [cls.describe() for cls in sorted(_registry(request).all(), key=lambda c: (c.category, c.type))]
+
+
+@templates_router.get("", response_model=list[TemplateOut])
+async def list_templates(principal: CurrentPrincipal, session: SessionDep) -> list[Any]:
+    rows = await session.execute(
+        select(WorkflowTemplate).order_by(WorkflowTemplate.is_featured.desc(), WorkflowTemplate.name)
+    )
+    return list(rows.scalars())
+
+
+@templates_router.get("/{template_id}", response_model=TemplateOut)
+async def get_template(template_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return await service.get_template(session, template_id)
+
+
+@templates_router.post(
+    "/{template_id}/use", status_code=status.HTTP_201_CREATED, response_model=WorkflowDetail
+)
+async def use_template(
+    template_id: uuid.UUID,
+    body: TemplateUse,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> WorkflowDetail:
+    """Create a workflow in the current organization from a template."""
+    _writer(principal)
+    template = await service.get_template(session, template_id)
+    workflow = await service.create_workflow(
+        session,
+        org_id=org_id,
+        user_id=principal.user.id,
+        name=body.name or template.name,
+        description=template.description,
+        tags=list(template.tags),
+        definition=template.definition,
+        registry=_registry(request),
+    )
+    await session.commit()
+    return await _detail(session, workflow)

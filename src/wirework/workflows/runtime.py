@@ -1,0 +1,149 @@
+"""What a running execution gets from the platform: its definition, variables, and the
+services nodes use (credentials, the HTTP policy, sub-workflows)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wirework.db.engine import Database
+from wirework.db.scoping import get_scoped
+from wirework.engine import executions
+from wirework.engine.errors import NodeError, ParameterError
+from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
+from wirework.engine.nodes import NodeRegistry
+from wirework.errors import NotFound
+from wirework.security.vault import Vault
+from wirework.workflows import service
+from wirework.workflows.models import Credential, Workflow, WorkflowVersion
+
+MAX_SUBWORKFLOW_DEPTH = 10
+
+
+@dataclass
+class Platform:
+    """Everything executions of this process share."""
+
+    db: Database
+    registry: NodeRegistry
+    vault: Vault
+    owner: str
+    ssrf_policy: Any = None
+    http_allow_hosts: frozenset[str] = frozenset()
+
+
+@dataclass
+class NodeServices:
+    """`ctx.services` for the nodes of one execution."""
+
+    platform: Platform
+    org_id: uuid.UUID
+    execution_id: uuid.UUID
+    depth: int = 0
+    _credentials: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ssrf_policy(self) -> Any:
+        return self.platform.ssrf_policy
+
+    async def credential_by_id(self, credential_id: str) -> dict[str, Any]:
+        """The decrypted fields of a credential of this organization."""
+        try:
+            key = uuid.UUID(str(credential_id))
+        except ValueError as exc:
+            raise NodeError(f"credential {credential_id!r} is not a credential id") from exc
+        if key not in self._credentials:
+            async with self.platform.db.session() as session:
+                try:
+                    credential = await get_scoped(session, Credential, key, self.org_id)
+                except NotFound as exc:
+                    raise NodeError(f"credential {credential_id} not found in this organization") from exc
+                self._credentials[key] = service.open_credential(self.platform.vault, credential)
+        return self._credentials[key]
+
+    async def credential(self, node: Any, slot: str) -> dict[str, Any]:
+        """The credential a node's slot points at (`node.credentials[slot]` holds its id)."""
+        credential_id = (getattr(node, "credentials", None) or {}).get(slot)
+        if not credential_id:
+            raise ParameterError(f"no credential chosen for {slot!r}")
+        return await self.credential_by_id(str(credential_id))
+
+    async def run_subworkflow(self, workflow_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run another workflow of this organization to its end; its last node's items."""
+        if self.depth >= MAX_SUBWORKFLOW_DEPTH:
+            raise NodeError(f"sub-workflows nest deeper than {MAX_SUBWORKFLOW_DEPTH}; is one calling itself?")
+        db = self.platform.db
+        async with db.session() as session:
+            try:
+                workflow = await get_scoped(session, Workflow, uuid.UUID(str(workflow_id)), self.org_id)
+            except (ValueError, NotFound) as exc:
+                raise ParameterError(f"workflow {workflow_id} not found in this organization") from exc
+            child = await service.start_run(
+                session,
+                workflow,
+                version=None,
+                input_items=items,
+                pinned=None,
+                start=None,
+                user_id=None,
+                trigger_type=TriggerType.event,
+                parent_execution_id=self.execution_id,
+            )
+            await session.commit()
+        outcome = await executions.run_execution(
+            db,
+            child.id,
+            owner=self.platform.owner,
+            registry=self.platform.registry,
+            load_context=context_loader(self.platform, depth=self.depth + 1),
+        )
+        async with db.session() as session:
+            finished = await session.get(Execution, child.id)
+            assert finished is not None
+            if outcome is None or finished.status != ExecutionStatus.completed:
+                raise NodeError(
+                    f"sub-workflow {workflow.name!r} {finished.status.value}: {finished.error or ''}"
+                )
+            last = (
+                await session.execute(
+                    select(ExecutionLog.output_data)
+                    .where(
+                        ExecutionLog.execution_id == child.id, ExecutionLog.status == NodeRunStatus.completed
+                    )
+                    .order_by(ExecutionLog.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        outputs = {k: v for k, v in (last or {}).items() if not k.startswith("$")}
+        return list(outputs.get("main") or next(iter(outputs.values()), []))
+
+
+def context_loader(platform: Platform, *, depth: int = 0) -> Any:
+    async def load(session: AsyncSession, execution: Execution) -> executions.RunContext:
+        version = await session.get(WorkflowVersion, execution.version_id)
+        workflow = await session.get(Workflow, execution.workflow_id)
+        assert version is not None and workflow is not None
+        return executions.RunContext(
+            definition=version.definition,
+            workflow={"id": str(workflow.id), "name": workflow.name, "version": version.version},
+            vars=await service.variables_for(session, execution.org_id, execution.workflow_id),
+            services=NodeServices(platform, execution.org_id, execution.id, depth),
+        )
+
+    return load
+
+
+async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutcome | None:
+    """Run one execution in this process (the local executor and workers call this)."""
+    return await executions.run_execution(
+        platform.db,
+        execution_id,
+        owner=platform.owner,
+        registry=platform.registry,
+        load_context=context_loader(platform),
+        on_failure=service.start_error_workflow,
+    )

@@ -1,0 +1,216 @@
+"""Request and response bodies of the workflows, executions, credentials, variables, node-types
+and templates APIs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from wirework.engine.models import ExecutionStatus, NodeRunStatus, TriggerType
+from wirework.workflows.models import VariableScope, VariableType
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Definition = Annotated[
+    dict[str, Any],
+    Field(description="Nodes, edges and settings; see the workflow engine section of the docs."),
+]
+Items = list[dict[str, Any]]
+
+
+class ORM(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class WorkflowCreate(BaseModel):
+    name: Name
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+    definition: Definition | None = None
+
+
+class WorkflowUpdate(BaseModel):
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    is_public: bool | None = None
+
+
+class LastRun(BaseModel):
+    id: uuid.UUID
+    status: ExecutionStatus
+    created_at: datetime
+
+
+class WorkflowOut(ORM):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    tags: list[str]
+    is_active: bool
+    is_public: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    last_run: LastRun | None = None
+
+
+class WorkflowDetail(WorkflowOut):
+    definition: dict[str, Any] | None = Field(description="The current version's definition.")
+
+
+class VersionCreate(BaseModel):
+    definition: Definition
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class VersionOut(ORM):
+    id: uuid.UUID
+    version: int
+    notes: str | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+
+
+class VersionDetail(VersionOut):
+    definition: dict[str, Any]
+
+
+class WorkflowExport(BaseModel):
+    name: Name
+    description: str | None = None
+    tags: list[Tag] = []
+    definition: Definition
+
+
+class RunRequest(BaseModel):
+    input: Annotated[Items, Field(max_length=10_000)] = Field(
+        default_factory=list, description="Items the trigger node emits."
+    )
+    pinned: dict[str, Any] | None = Field(
+        None, description="Node id or name → items to use instead of running it."
+    )
+    start_node: Annotated[str, Field(max_length=100)] | None = Field(
+        None, description="Run from this node instead of the trigger."
+    )
+    version: Annotated[int, Field(ge=1)] | None = Field(None, description="Default: the current version.")
+    wait_s: Annotated[float, Field(ge=0, le=60)] = Field(
+        0, description="Wait up to this many seconds for the execution to end before answering."
+    )
+
+
+class ExecutionOut(ORM):
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    version_id: uuid.UUID
+    status: ExecutionStatus
+    trigger_type: TriggerType
+    triggered_by: uuid.UUID | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    error_node: str | None
+    resume_at: datetime | None
+    parent_execution_id: uuid.UUID | None
+    retry_of: uuid.UUID | None
+
+
+class NodeRunOut(ORM):
+    id: uuid.UUID
+    node_id: str
+    node_name: str
+    attempt: int
+    status: NodeRunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    input_data: dict[str, Any] | None
+    output_data: dict[str, Any] | None
+    item_count: int
+    error: str | None
+    superseded: bool
+
+
+class ExecutionDetail(ExecutionOut):
+    input_items: Items
+    nodes: list[NodeRunOut]
+
+
+class CredentialCreate(BaseModel):
+    name: Name
+    type: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    data: dict[str, Any] = Field(description="Secret fields. Write-only: never returned.")
+
+
+class CredentialUpdate(BaseModel):
+    name: Name | None = None
+    data: dict[str, Any] | None = Field(None, description="Replaces all secret fields.")
+
+
+class CredentialOut(ORM):
+    id: uuid.UUID
+    name: str
+    type: str
+    fields: list[str] = Field(description="Names of the stored fields; their values are never returned.")
+    created_at: datetime
+    updated_at: datetime
+
+
+VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+
+
+class VariableCreate(BaseModel):
+    name: VariableName
+    value: Annotated[str, Field(max_length=100_000)]
+    type: VariableType = VariableType.string
+    workflow_id: uuid.UUID | None = Field(None, description="Set for a variable of one workflow.")
+
+
+class VariableUpdate(BaseModel):
+    name: VariableName | None = None
+    value: Annotated[str, Field(max_length=100_000)] | None = None
+    type: VariableType | None = None
+
+
+class VariableOut(ORM):
+    id: uuid.UUID
+    name: str
+    value: str
+    type: VariableType
+    scope: VariableScope
+    workflow_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NodeTypeOut(BaseModel):
+    type: str
+    version: int
+    display_name: str
+    description: str
+    category: str
+    icon: str
+    inputs: list[str]
+    outputs: list[str]
+    dynamic_outputs: bool
+    loop_output: str | None
+    is_trigger: bool
+    parameters_schema: dict[str, Any]
+    credential_slots: list[dict[str, Any]]
+
+
+class TemplateOut(ORM):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    category: str | None
+    tags: list[str]
+    is_featured: bool
+    definition: dict[str, Any]
+
+
+class TemplateUse(BaseModel):
+    name: Name | None = Field(None, description="Name of the new workflow; default: the template's.")

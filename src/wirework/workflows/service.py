@@ -1,0 +1,423 @@
+"""What workflows do: CRUD and versions (validated on save), runs, credentials (sealed),
+variables, templates, and the node registry's tables. Functions never commit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import Text, cast, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wirework.db.scoping import get_scoped, scoped
+from wirework.db.types import utcnow
+from wirework.engine import executions
+from wirework.engine.errors import DefinitionInvalid
+from wirework.engine.graph import validate_definition
+from wirework.engine.models import (
+    Execution,
+    ExecutionStatus,
+    NodeCategoryRecord,
+    NodeTypeRecord,
+    TriggerType,
+)
+from wirework.engine.nodes import NodeRegistry
+from wirework.errors import Conflict, NotFound, ValidationFailed
+from wirework.security.vault import Vault
+from wirework.workflows.models import (
+    Credential,
+    Variable,
+    VariableScope,
+    VariableType,
+    Workflow,
+    WorkflowTemplate,
+    WorkflowVersion,
+)
+
+# ---------------------------------------------------------------- workflows and versions
+
+
+def check_definition(definition: dict[str, Any], registry: NodeRegistry) -> dict[str, Any]:
+    """The definition if it is valid; otherwise 422 with errors that point at the nodes."""
+    errors = validate_definition(definition, registry.find)
+    if errors:
+        raise DefinitionInvalid(errors)
+    return definition
+
+
+async def create_workflow(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    name: str,
+    description: str | None = None,
+    tags: list[str] | None = None,
+    definition: dict[str, Any] | None = None,
+    registry: NodeRegistry,
+) -> Workflow:
+    workflow = Workflow(
+        org_id=org_id, created_by=user_id, name=name, description=description, tags=tags or []
+    )
+    session.add(workflow)
+    await session.flush()
+    if definition is not None:
+        await save_version(session, workflow, definition, user_id=user_id, notes="Created", registry=registry)
+    return workflow
+
+
+async def save_version(
+    session: AsyncSession,
+    workflow: Workflow,
+    definition: dict[str, Any],
+    *,
+    user_id: uuid.UUID | None,
+    notes: str | None,
+    registry: NodeRegistry,
+) -> WorkflowVersion:
+    """Validate and store a new immutable version; it becomes the workflow's current one."""
+    check_definition(definition, registry)
+    error_workflow = (definition.get("settings") or {}).get("error_workflow_id")
+    if error_workflow:
+        try:
+            await get_scoped(session, Workflow, uuid.UUID(str(error_workflow)), workflow.org_id)
+        except (ValueError, NotFound) as exc:
+            raise ValidationFailed(
+                f"settings.error_workflow_id {error_workflow} is not a workflow of this organization",
+                errors=[
+                    {
+                        "loc": ["body", "definition", "settings", "error_workflow_id"],
+                        "msg": "unknown workflow",
+                        "type": "not_found",
+                    }
+                ],
+            ) from exc
+        workflow.error_workflow_id = uuid.UUID(str(error_workflow))
+    else:
+        workflow.error_workflow_id = None
+    version = WorkflowVersion(
+        org_id=workflow.org_id,
+        workflow_id=workflow.id,
+        version=workflow.version + 1,
+        definition=definition,
+        notes=notes,
+        created_by=user_id,
+        created_at=utcnow(),
+    )
+    session.add(version)
+    workflow.version = version.version
+    workflow.updated_at = utcnow()
+    await session.flush()
+    return version
+
+
+async def get_version(
+    session: AsyncSession, workflow: Workflow, number: int | None = None
+) -> WorkflowVersion:
+    number = number if number is not None else workflow.version
+    version = (
+        await session.execute(
+            select(WorkflowVersion).where(
+                WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == number
+            )
+        )
+    ).scalar_one_or_none()
+    if version is None:
+        if number == 0:
+            raise ValidationFailed("The workflow has no saved version yet; save a definition first.")
+        raise NotFound(f"Version {number} of workflow {workflow.id} not found")
+    return version
+
+
+def workflows_query(org_id: uuid.UUID, *, search: str | None, tag: str | None, active: bool | None) -> Any:
+    stmt = scoped(Workflow, org_id)
+    if search:
+        stmt = stmt.where(func.lower(Workflow.name).contains(search.lower(), autoescape=True))
+    if active is not None:
+        stmt = stmt.where(Workflow.is_active.is_(active))
+    if tag:
+        # JSON containment differs per backend; tags are few, so match the serialized list.
+        quoted = json.dumps(tag.lower(), ensure_ascii=False)
+        stmt = stmt.where(func.lower(cast(Workflow.tags, Text)).contains(quoted, autoescape=True))
+    return stmt
+
+
+async def last_runs(session: AsyncSession, workflow_ids: list[uuid.UUID]) -> dict[uuid.UUID, Execution]:
+    if not workflow_ids:
+        return {}
+    latest = (
+        select(Execution.workflow_id, func.max(Execution.created_at).label("at"))
+        .where(Execution.workflow_id.in_(workflow_ids))
+        .group_by(Execution.workflow_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Execution).join(
+            latest, (Execution.workflow_id == latest.c.workflow_id) & (Execution.created_at == latest.c.at)
+        )
+    )
+    return {e.workflow_id: e for e in rows.scalars()}
+
+
+async def start_run(
+    session: AsyncSession,
+    workflow: Workflow,
+    *,
+    version: int | None,
+    input_items: list[dict[str, Any]],
+    pinned: dict[str, Any] | None,
+    start: str | None,
+    user_id: uuid.UUID | None,
+    trigger_type: TriggerType = TriggerType.manual,
+    parent_execution_id: uuid.UUID | None = None,
+) -> Execution:
+    chosen = await get_version(session, workflow, version)
+    options: dict[str, Any] = {}
+    if pinned:
+        options["pinned"] = pinned
+    if start:
+        options["start"] = start
+    return await executions.create_execution(
+        session,
+        org_id=workflow.org_id,
+        workflow_id=workflow.id,
+        version_id=chosen.id,
+        trigger_type=trigger_type,
+        triggered_by=user_id,
+        input_items=input_items,
+        options=options,
+        parent_execution_id=parent_execution_id,
+    )
+
+
+async def retry_execution(
+    session: AsyncSession, failed: Execution, *, user_id: uuid.UUID | None, registry: NodeRegistry
+) -> Execution:
+    """A new execution of the same version that starts at the failed node, reusing earlier outputs."""
+    if failed.status not in (ExecutionStatus.failed, ExecutionStatus.cancelled):
+        raise Conflict(
+            f"Only a failed or cancelled execution can be retried; this one is {failed.status.value}."
+        )
+    version = await session.get(WorkflowVersion, failed.version_id)
+    assert version is not None
+    options = await executions.retry_options(session, failed, version.definition, registry)
+    return await executions.create_execution(
+        session,
+        org_id=failed.org_id,
+        workflow_id=failed.workflow_id,
+        version_id=failed.version_id,
+        trigger_type=failed.trigger_type,
+        triggered_by=user_id,
+        input_items=failed.input_items,
+        options=options,
+        retry_of=failed.id,
+    )
+
+
+async def start_error_workflow(session: AsyncSession, failed: Execution, message: str) -> uuid.UUID | None:
+    """Run the failed workflow's error workflow with what went wrong; its id, or None."""
+    workflow = await session.get(Workflow, failed.workflow_id)
+    if workflow is None or workflow.error_workflow_id is None or workflow.error_workflow_id == workflow.id:
+        return None
+    handler = await session.get(Workflow, workflow.error_workflow_id)
+    if handler is None or handler.version == 0:
+        return None
+    item = {
+        "execution": {
+            "id": str(failed.id),
+            "error": message,
+            "error_node": failed.error_node,
+            "mode": failed.trigger_type.value,
+        },
+        "workflow": {"id": str(workflow.id), "name": workflow.name},
+    }
+    execution = await start_run(
+        session,
+        handler,
+        version=None,
+        input_items=[item],
+        pinned=None,
+        start=None,
+        user_id=None,
+        trigger_type=TriggerType.event,
+    )
+    return execution.id
+
+
+# ---------------------------------------------------------------- credentials
+
+
+def _credential_context(credential: Credential) -> str:
+    return f"credential:{credential.id}"
+
+
+async def create_credential(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    name: str,
+    type: str,
+    data: dict[str, Any],
+) -> Credential:
+    if (await session.execute(scoped(Credential, org_id).where(Credential.name == name))).first():
+        raise Conflict(f"A credential named {name!r} already exists.")
+    credential = Credential(
+        id=uuid.uuid4(), org_id=org_id, created_by=user_id, name=name, type=type, data="", fields=sorted(data)
+    )
+    credential.data = vault.seal(json.dumps(data), context=_credential_context(credential))
+    session.add(credential)
+    await session.flush()
+    return credential
+
+
+async def update_credential(
+    session: AsyncSession,
+    vault: Vault,
+    credential: Credential,
+    *,
+    name: str | None,
+    data: dict[str, Any] | None,
+) -> Credential:
+    if name is not None and name != credential.name:
+        clash = await session.execute(scoped(Credential, credential.org_id).where(Credential.name == name))
+        if clash.first():
+            raise Conflict(f"A credential named {name!r} already exists.")
+        credential.name = name
+    if data is not None:
+        credential.data = vault.seal(json.dumps(data), context=_credential_context(credential))
+        credential.fields = sorted(data)
+    credential.updated_at = utcnow()
+    await session.flush()
+    return credential
+
+
+def open_credential(vault: Vault, credential: Credential) -> dict[str, Any]:
+    values: dict[str, Any] = json.loads(vault.open(credential.data, context=_credential_context(credential)))
+    return values
+
+
+# ---------------------------------------------------------------- variables
+
+
+def parse_variable(type_: VariableType, value: str) -> Any:
+    """The typed value of a variable, or 422 saying why the text does not fit its type."""
+    try:
+        if type_ == VariableType.number:
+            number = float(value)
+            return (
+                int(number)
+                if number.is_integer() and "." not in value and "e" not in value.lower()
+                else number
+            )
+        if type_ == VariableType.boolean:
+            lowered = value.strip().lower()
+            if lowered not in ("true", "false"):
+                raise ValueError("expected true or false")
+            return lowered == "true"
+        if type_ == VariableType.json:
+            return json.loads(value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"The value does not fit type {type_.value}: {exc}",
+            errors=[{"loc": ["body", "value"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
+    return value
+
+
+async def save_variable(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    name: str,
+    value: str,
+    type_: VariableType,
+    workflow_id: uuid.UUID | None,
+    existing: Variable | None = None,
+) -> Variable:
+    parse_variable(type_, value)
+    if workflow_id is not None:
+        await get_scoped(session, Workflow, workflow_id, org_id)
+    clash = scoped(Variable, org_id).where(
+        Variable.name == name,
+        Variable.workflow_id == workflow_id if workflow_id else Variable.workflow_id.is_(None),
+    )
+    if existing is not None:
+        clash = clash.where(Variable.id != existing.id)
+    if (await session.execute(clash)).first():
+        raise Conflict(f"A variable named {name!r} already exists in this scope.")
+    variable = existing or Variable(org_id=org_id, created_by=user_id)
+    variable.name, variable.value, variable.type = name, value, type_
+    variable.workflow_id = workflow_id
+    variable.scope = VariableScope.workflow if workflow_id else VariableScope.global_
+    if existing is None:
+        session.add(variable)
+    await session.flush()
+    return variable
+
+
+async def variables_for(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID) -> dict[str, Any]:
+    """`vars` of an execution: global variables, overridden by the workflow's own."""
+    rows = await session.execute(
+        scoped(Variable, org_id).where(
+            or_(Variable.workflow_id.is_(None), Variable.workflow_id == workflow_id)
+        )
+    )
+    ordered = sorted(rows.scalars(), key=lambda v: v.workflow_id is not None)
+    return {v.name: parse_variable(v.type, v.value) for v in ordered}
+
+
+# ---------------------------------------------------------------- node registry and templates
+
+
+async def sync_node_tables(session: AsyncSession, registry: NodeRegistry) -> None:
+    """Make the `nodes` and `node_categories` tables mirror the registry."""
+    types = {cls.type: cls for cls in registry.all()}
+    existing = {n.type: n for n in (await session.execute(select(NodeTypeRecord))).scalars()}
+    for type_name, cls in types.items():
+        record = existing.get(type_name) or NodeTypeRecord(type=type_name)
+        record.name = cls.display_name
+        record.description = cls.description
+        record.category = cls.category
+        record.icon = cls.icon
+        record.version = cls.version
+        record.is_core = type_name.startswith(("core.", "data."))
+        record.is_ai = type_name.startswith("ai.")
+        record.schema = cls.parameters_schema
+        if type_name not in existing:
+            session.add(record)
+    gone = set(existing) - set(types)
+    if gone:
+        await session.execute(delete(NodeTypeRecord).where(NodeTypeRecord.type.in_(gone)))
+    categories = sorted({cls.category for cls in types.values()})
+    known = {c.name: c for c in (await session.execute(select(NodeCategoryRecord))).scalars()}
+    for order, name in enumerate(categories):
+        category = known.get(name) or NodeCategoryRecord(name=name)
+        category.display_order = order
+        if name not in known:
+            session.add(category)
+    await session.flush()
+
+
+async def sync_templates(session: AsyncSession, templates: list[dict[str, Any]]) -> None:
+    existing = {t.name: t for t in (await session.execute(select(WorkflowTemplate))).scalars()}
+    for data in templates:
+        record = existing.get(data["name"]) or WorkflowTemplate(name=data["name"])
+        record.description = data.get("description")
+        record.category = data.get("category")
+        record.definition = data["definition"]
+        record.tags = data.get("tags", [])
+        record.is_featured = data.get("is_featured", False)
+        if data["name"] not in existing:
+            session.add(record)
+    await session.flush()
+
+
+async def get_template(session: AsyncSession, template_id: uuid.UUID) -> WorkflowTemplate:
+    template = await session.get(WorkflowTemplate, template_id)
+    if template is None:
+        raise NotFound(f"Template {template_id} not found")
+    return template
