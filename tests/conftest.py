@@ -64,9 +64,11 @@ def app(settings: Settings, db: Database) -> Any:
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app with its lifespan running (node tables, templates, the executor)."""
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://wirework.test") as c:
-            yield c
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://wirework.test") as c,
+    ):
+        yield c
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

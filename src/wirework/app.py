@@ -25,6 +25,7 @@ from wirework.observability import RequestLogMiddleware, configure_logging
 from wirework.problems import install_problem_handlers, problem_responses
 from wirework.queue.local import LocalExecutor
 from wirework.security.ratelimit import SlidingWindowLimiter
+from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 from wirework.settings import Settings, get_settings
 from wirework.workflows import runtime
@@ -66,7 +67,11 @@ def create_app(
     for problem in registry.load_entry_points():
         log.warning("node_plugin_failed", problem=problem)
     platform = runtime.Platform(
-        db=database, registry=registry, vault=Vault(settings.vault_secret), owner=process_id()
+        db=database,
+        registry=registry,
+        vault=Vault(settings.vault_secret),
+        owner=process_id(),
+        ssrf_policy=SsrfPolicy.from_entries(settings.http_allow_hosts.split(",")),
     )
 
     async def housekeeping() -> None:

@@ -282,3 +282,246 @@ def user_create(
     console.print(
         f"created {'admin ' if admin else ''}user [bold]{data.username}[/bold], owner of {org_label}"
     )
+
+
+# ---------------------------------------------------------------- workflows and executions
+
+workflow_app = typer.Typer(help="Workflows: import, export, list, run a file.", no_args_is_help=True)
+execution_app = typer.Typer(help="Executions: list and show.", no_args_is_help=True)
+app.add_typer(workflow_app, name="workflow")
+app.add_typer(execution_app, name="execution")
+
+
+def _read_json(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise _fail(f"{path} does not exist") from exc
+    except ValueError as exc:
+        raise _fail(f"{path} is not valid JSON: {exc}") from exc
+
+
+async def _org_id(session: Any, org: str | None) -> Any:
+    from sqlalchemy import or_, select
+
+    from wirework.accounts.models import Organization
+
+    stmt = select(Organization).order_by(Organization.id)
+    if org:
+        stmt = stmt.where(or_(Organization.slug == org, Organization.name == org))
+    found = (await session.execute(stmt)).scalars().first()
+    if found is None:
+        raise _fail(f"no organization {org!r}" if org else "no organization yet: run 'wirework user create'")
+    return found.id
+
+
+OrgOption = Annotated[str | None, typer.Option(help="Organization slug or name (default: the first).")]
+
+
+@workflow_app.command("run")
+def workflow_run(
+    file: Annotated[Path, typer.Argument(help="A workflow export or definition (JSON).")],
+    input: Annotated[str, typer.Option("--input", help="Items for the trigger node, as JSON.")] = "[]",
+) -> None:
+    """Run a workflow file here, without a server or database; print each node's output items."""
+    import json
+
+    from wirework.engine.errors import DefinitionInvalid
+    from wirework.engine.nodes import NodeRegistry
+    from wirework.engine.runner import run_workflow
+    from wirework.nodes import load_builtin_nodes
+
+    data = _read_json(file)
+    definition = data.get("definition", data) if isinstance(data, dict) else data
+    try:
+        items = json.loads(input)
+    except ValueError as exc:
+        raise _fail(f"--input is not valid JSON: {exc}") from exc
+    if isinstance(items, dict):
+        items = [items]
+    registry = load_builtin_nodes(NodeRegistry())
+    try:
+        result = asyncio.run(run_workflow(definition, items, registry=registry))
+    except DefinitionInvalid as exc:
+        for error in exc.errors or []:
+            console.print(f"[red]{error.get('node_id') or '-'}[/red]: {error['msg']}")
+        raise _fail(f"the workflow is invalid: {exc.detail}") from exc
+    for node_id in result.runs:
+        name = result.graph.nodes[node_id].name
+        outputs = {k: v for k, v in result.outputs.get(node_id, {}).items() if not k.startswith("$")}
+        typer.echo(json.dumps({"node": name, "outputs": outputs}, ensure_ascii=False, default=str))
+    if result.status != "completed":
+        message = result.error.message if result.error else result.status
+        where = f" at {result.error.node_name!r}" if result.error and result.error.node_name else ""
+        raise _fail(f"the execution {result.status}{where}: {message}")
+
+
+@workflow_app.command("import")
+def workflow_import(
+    file: Annotated[Path, typer.Argument(help="A workflow export (JSON).")], org: OrgOption = None
+) -> None:
+    """Create a workflow from an export file."""
+    from wirework.engine.nodes import NodeRegistry
+    from wirework.errors import WireworkError
+    from wirework.nodes import load_builtin_nodes
+    from wirework.workflows import service
+    from wirework.workflows.schemas import WorkflowExport
+
+    try:
+        data = WorkflowExport.model_validate(_read_json(file))
+    except ValueError as exc:
+        raise _fail(f"{file} is not a workflow export: {exc}") from exc
+
+    async def create(db: Database) -> str:
+        async with db.session() as session:
+            workflow = await service.create_workflow(
+                session,
+                org_id=await _org_id(session, org),
+                user_id=None,
+                name=data.name,
+                description=data.description,
+                tags=data.tags,
+                definition=data.definition,
+                registry=load_builtin_nodes(NodeRegistry()),
+            )
+            await session.commit()
+            return str(workflow.id)
+
+    try:
+        typer.echo(_with_db(create))
+    except WireworkError as exc:
+        raise _fail(exc.detail) from exc
+
+
+@workflow_app.command("export")
+def workflow_export(
+    workflow_id: Annotated[str, typer.Argument(help="Workflow id.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default: stdout).")] = None,
+) -> None:
+    """Write a workflow's current version as an export file."""
+    import json
+    import uuid
+
+    from wirework.workflows import service
+    from wirework.workflows.models import Workflow
+
+    async def export(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            workflow = await session.get(Workflow, uuid.UUID(workflow_id))
+            if workflow is None:
+                raise _fail(f"workflow {workflow_id} not found")
+            version = await service.get_version(session, workflow)
+            return {
+                "name": workflow.name,
+                "description": workflow.description,
+                "tags": workflow.tags,
+                "definition": version.definition,
+            }
+
+    text = json.dumps(_with_db(export), indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n")
+    else:
+        typer.echo(text)
+
+
+@workflow_app.command("list")
+def workflow_list(org: OrgOption = None) -> None:
+    """List the workflows of an organization."""
+    from wirework.db.scoping import scoped
+    from wirework.workflows.models import Workflow
+
+    async def rows(db: Database) -> list[Workflow]:
+        async with db.session() as session:
+            stmt = scoped(Workflow, await _org_id(session, org)).order_by(Workflow.name)
+            return list((await session.execute(stmt)).scalars())
+
+    table = Table("id", "name", "version", "active", "tags")
+    for workflow in _with_db(rows):
+        table.add_row(
+            str(workflow.id),
+            workflow.name,
+            str(workflow.version),
+            "yes" if workflow.is_active else "",
+            ", ".join(workflow.tags),
+        )
+    Console().print(table)
+
+
+@execution_app.command("list")
+def execution_list(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow's executions.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, running, waiting, completed, failed, cancelled")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+) -> None:
+    """List executions, newest first."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from wirework.engine.models import Execution
+
+    async def rows(db: Database) -> list[Execution]:
+        stmt = select(Execution).order_by(Execution.id.desc()).limit(limit)
+        if workflow:
+            stmt = stmt.where(Execution.workflow_id == uuid.UUID(workflow))
+        if status:
+            stmt = stmt.where(Execution.status == status)
+        async with db.session() as session:
+            return list((await session.execute(stmt)).scalars())
+
+    table = Table("id", "workflow", "status", "trigger", "created", "error")
+    for e in _with_db(rows):
+        table.add_row(
+            str(e.id),
+            str(e.workflow_id),
+            e.status.value,
+            e.trigger_type.value,
+            e.created_at.isoformat(timespec="seconds"),
+            (e.error or "")[:60],
+        )
+    Console().print(table)
+
+
+@execution_app.command("show")
+def execution_show(execution_id: Annotated[str, typer.Argument(help="Execution id.")]) -> None:
+    """Print an execution and each node run as JSON."""
+    import json
+    import uuid
+
+    from sqlalchemy import select
+
+    from wirework.engine.models import Execution, ExecutionLog
+
+    async def load(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            execution = await session.get(Execution, uuid.UUID(execution_id))
+            if execution is None:
+                raise _fail(f"execution {execution_id} not found")
+            logs = await session.execute(
+                select(ExecutionLog)
+                .where(ExecutionLog.execution_id == execution.id)
+                .order_by(ExecutionLog.id)
+            )
+            return {
+                "id": str(execution.id),
+                "workflow_id": str(execution.workflow_id),
+                "status": execution.status.value,
+                "error": execution.error,
+                "nodes": [
+                    {
+                        "node": log.node_name,
+                        "attempt": log.attempt,
+                        "status": log.status.value,
+                        "output": log.output_data,
+                        "error": log.error,
+                    }
+                    for log in logs.scalars()
+                ],
+            }
+
+    typer.echo(json.dumps(_with_db(load), indent=2, ensure_ascii=False, default=str))

@@ -33,11 +33,13 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def running_server(data_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Yields the base URL once /readyz answers 200; stops the server after."""
     port = free_port()
+    # Output goes to a file: an unread pipe fills up and blocks the server.
+    log = (data_dir / "serve.log").open("w")
     process = subprocess.Popen(
         [WIREWORK, "serve", "--port", str(port)],
         env=clean_env(data_dir, **env),
         cwd=data_dir,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -51,7 +53,7 @@ def running_server(data_dir: Path, **env: str) -> Iterator[tuple[str, subprocess
             except httpx.TransportError:
                 pass
             if process.poll() is not None:
-                raise RuntimeError(process.stdout.read() if process.stdout else "serve exited")
+                raise RuntimeError((data_dir / "serve.log").read_text())
             if time.monotonic() > deadline:
                 raise RuntimeError("serve did not become ready in 30 s")
             time.sleep(0.2)
@@ -62,3 +64,4 @@ def running_server(data_dir: Path, **env: str) -> Iterator[tuple[str, subprocess
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()

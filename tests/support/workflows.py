@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ def edge(source: str, target: str, output: str = "main", input_: str = "main") -
 def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
     return {
         "nodes": list(nodes),
-        "edges": [edge(a["id"], b["id"]) for a, b in zip(nodes, nodes[1:], strict=False)],
+        "edges": [edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)],
         "settings": {},
     }
 

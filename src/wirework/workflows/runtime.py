@@ -17,6 +17,7 @@ from wirework.engine.errors import NodeError, ParameterError
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
 from wirework.engine.nodes import NodeRegistry
 from wirework.errors import NotFound
+from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 from wirework.workflows import service
 from wirework.workflows.models import Credential, Workflow, WorkflowVersion
@@ -32,8 +33,7 @@ class Platform:
     registry: NodeRegistry
     vault: Vault
     owner: str
-    ssrf_policy: Any = None
-    http_allow_hosts: frozenset[str] = frozenset()
+    ssrf_policy: SsrfPolicy = field(default_factory=SsrfPolicy)
 
 
 @dataclass
@@ -47,7 +47,7 @@ class NodeServices:
     _credentials: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
     @property
-    def ssrf_policy(self) -> Any:
+    def ssrf_policy(self) -> SsrfPolicy:
         return self.platform.ssrf_policy
 
     async def credential_by_id(self, credential_id: str) -> dict[str, Any]:

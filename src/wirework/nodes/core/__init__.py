@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from wirework.engine.nodes import Node
+from wirework.nodes.core.code import Code
 from wirework.nodes.core.crypto import Crypto
 from wirework.nodes.core.dates import DateTime
 from wirework.nodes.core.flow import Filter, If, ManualTrigger, NoOp, StopError, Switch
+from wirework.nodes.core.http import HttpRequest
 from wirework.nodes.core.loop import Loop
 from wirework.nodes.core.merge import Merge
 from wirework.nodes.core.orchestration import ExecuteWorkflow, Wait
@@ -35,6 +37,8 @@ CORE_NODES: tuple[type[Node], ...] = (
     StopError,
     DateTime,
     Crypto,
+    Code,
+    HttpRequest,
     Wait,
     ExecuteWorkflow,
 )
