@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -153,3 +154,67 @@ def test_serve_migrates_and_answers_ready(tmp_path: Path) -> None:
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert "No users yet" in output and f"http://127.0.0.1:{port}" in output
+
+
+def _write_workflow(path: Path, nodes: list[dict[str, object]]) -> Path:
+    import json
+
+    trigger = {"id": "t", "name": "Start", "type": "core.manual_trigger"}
+    all_nodes = [trigger, *nodes]
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(all_nodes)]
+    path.write_text(json.dumps({"name": "cli", "definition": {"nodes": all_nodes, "edges": edges}}))
+    return path
+
+
+def test_workflow_run_prints_each_node_and_fails_with_nonzero(tmp_path: Path) -> None:
+    import json
+
+    good = _write_workflow(
+        tmp_path / "good.json",
+        [
+            {
+                "id": "s",
+                "name": "Double",
+                "type": "core.set",
+                "parameters": {"fields": {"d": "{{ json.n * 2 }}"}},
+            }
+        ],
+    )
+    result = run("workflow", "run", str(good), "--input", '[{"n": 21}]', data_dir=tmp_path)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[-1] == {"node": "Double", "outputs": {"main": [{"n": 21, "d": 42}]}}
+    bad = _write_workflow(
+        tmp_path / "bad.json",
+        [{"id": "x", "name": "Boom", "type": "core.stop_error", "parameters": {"message": "nope"}}],
+    )
+    failed = run("workflow", "run", str(bad), data_dir=tmp_path, check=False)
+    assert failed.returncode == 1 and "Boom" in failed.stderr and "nope" in failed.stderr
+    invalid = _write_workflow(tmp_path / "invalid.json", [{"id": "x", "name": "X", "type": "core.nope"}])
+    refused = run("workflow", "run", str(invalid), data_dir=tmp_path, check=False)
+    assert refused.returncode == 1 and "core.nope" in refused.stderr
+
+
+def test_workflow_import_list_export(tmp_path: Path) -> None:
+    import json
+
+    run(
+        "user",
+        "create",
+        "--email",
+        "w@example.com",
+        "--username",
+        "wil",
+        "--password",
+        "long-enough-pw",
+        "--org",
+        "Acme",
+        data_dir=tmp_path,
+    )
+    source = _write_workflow(tmp_path / "wf.json", [{"id": "n", "name": "N", "type": "core.noop"}])
+    workflow_id = run("workflow", "import", str(source), "--org", "acme", data_dir=tmp_path).stdout.strip()
+    assert workflow_id in run("workflow", "list", data_dir=tmp_path).stdout
+    exported = json.loads(run("workflow", "export", workflow_id, data_dir=tmp_path).stdout)
+    assert (
+        exported["name"] == "cli" and exported["definition"] == json.loads(source.read_text())["definition"]
+    )
+    assert "No executions" not in run("execution", "list", data_dir=tmp_path).stdout

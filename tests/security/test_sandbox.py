@@ -133,8 +133,11 @@ async def test_a_running_child_is_unprivileged_isolated_and_has_no_secret() -> N
             break
         await asyncio.sleep(0.01)
     [pid] = children
-    await asyncio.sleep(0.2)  # past the bootstrap
-    status = Path(f"/proc/{pid}/status").read_text()
+    for _ in range(200):  # until the bootstrap has locked the child down
+        status = Path(f"/proc/{pid}/status").read_text()
+        if "\nNoNewPrivs:\t1\n" in status:
+            break
+        await asyncio.sleep(0.01)
     assert "\nUid:\t65534\t65534\t65534\t65534\n" in status
     assert "\nNoNewPrivs:\t1\n" in status
     assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
