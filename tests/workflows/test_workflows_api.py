@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 from sqlalchemy import select
@@ -245,3 +246,70 @@ async def test_node_logs_are_committed_per_node(client: httpx.AsyncClient, db: D
         rows = (await session.execute(select(ExecutionLog.node_id, ExecutionLog.item_count))).all()
     assert sorted(rows) == [("a", 1), ("b", 1), ("trigger", 1)]
     assert execution["nodes"][1]["input_data"] == {"main": [{"i": 1}]}
+
+
+async def test_rerun_from_a_chosen_node_reuses_earlier_outputs(client: httpx.AsyncClient) -> None:
+    alice = await signup(client, "alice")
+    definition = chain(
+        TRIGGER,
+        node("a", "core.crypto", {"operation": "uuid", "field": "id"}),
+        node("b", "core.set", {"fields": {"copy": "{{ json.id }}"}}),
+    )
+    workflow_id = await create(client, alice, definition)
+    first = await run(client, alice, workflow_id)
+    made = outputs(first, "a")["main"][0]["id"]
+    rerun = await client.post(
+        f"/api/v1/executions/{first['id']}/rerun", json={"node": "b"}, headers=alice.headers
+    )
+    assert rerun.status_code == 201
+    for _ in range(100):
+        detail = (await client.get(f"/api/v1/executions/{rerun.json()['id']}", headers=alice.headers)).json()
+        if detail["status"] == "completed":
+            break
+        await asyncio.sleep(0.05)
+    assert [n["node_id"] for n in detail["nodes"]] == ["b"]
+    assert outputs(detail, "b")["main"][0]["copy"] == made  # a's uuid from the first run, not a new one
+    unknown = await client.post(
+        f"/api/v1/executions/{first['id']}/rerun", json={"node": "zz"}, headers=alice.headers
+    )
+    assert unknown.status_code == 422
+
+
+async def test_pinned_data_replaces_running_a_node(client: httpx.AsyncClient) -> None:
+    alice = await signup(client, "alice")
+    definition = chain(
+        TRIGGER,
+        node("boom", "core.stop_error", {"message": "would fail"}),
+        node("after", "core.set", {"fields": {"seen": True}}),
+    )
+    workflow_id = await create(client, alice, definition)
+    execution = await run(client, alice, workflow_id, pinned={"boom": [{"pinned": 1}]})
+    assert execution["status"] == "completed", execution
+    assert outputs(execution, "after") == {"main": [{"pinned": 1, "seen": True}]}
+
+
+async def test_retention_prunes_old_and_surplus_executions(client: httpx.AsyncClient, db: Database) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, update
+
+    from wirework.db.types import utcnow
+    from wirework.engine.executions import prune
+    from wirework.engine.models import Execution
+
+    alice = await signup(client, "alice")
+    workflow_id = await create(client, alice, chain(TRIGGER))
+    ids = [(await run(client, alice, workflow_id))["id"] for _ in range(5)]
+    async with db.session() as session:
+        old = utcnow() - timedelta(days=40)
+        await session.execute(
+            update(Execution).where(Execution.id == uuid.UUID(ids[0])).values(created_at=old)
+        )
+        await session.commit()
+    assert await prune(db, max_age_days=30, max_count=0) == 1
+    assert await prune(db, max_age_days=30, max_count=2) == 2
+    async with db.session() as session:
+        left = (await session.execute(select(Execution.id).order_by(Execution.id))).scalars().all()
+        logs = (await session.execute(select(func.count()).select_from(ExecutionLog))).scalar()
+    assert [str(i) for i in left] == ids[3:]
+    assert logs == 2

@@ -372,16 +372,22 @@ async def request_cancel(session: AsyncSession, execution: Execution) -> None:
     await session.flush()
 
 
-async def retry_options(
-    session: AsyncSession, failed: Execution, definition: dict[str, Any], registry: NodeRegistry
+async def rerun_options(
+    session: AsyncSession,
+    earlier: Execution,
+    definition: dict[str, Any],
+    registry: NodeRegistry,
+    from_node: str | None,
 ) -> dict[str, Any]:
-    """Options for a retry from the failed node: the outputs of every node that finished before it."""
-    finished, _ = await committed_outputs(session, failed.id)
-    if failed.error_node:
+    """Options to run again from `from_node`, reusing the outputs of every node of `earlier`
+    that is not downstream of it (a retry passes the failed node)."""
+    finished, _ = await committed_outputs(session, earlier.id)
+    finished = {**(earlier.options or {}).get("finished", {}), **finished}
+    if from_node:
         graph = compile_graph(definition, registry.find)
-        for node_id in downstream_of(graph, failed.error_node):
+        for node_id in downstream_of(graph, from_node):
             finished.pop(node_id, None)
-    options = dict(failed.options or {})
+    options = {k: v for k, v in (earlier.options or {}).items() if k != "start"}
     options["finished"] = finished
     return options
 

@@ -33,6 +33,7 @@ from wirework.workflows.schemas import (
     LastRun,
     NodeRunOut,
     NodeTypeOut,
+    RerunRequest,
     RunRequest,
     TemplateOut,
     TemplateUse,
@@ -476,6 +477,31 @@ async def retry_execution(
     failed = await get_scoped(session, Execution, execution_id, org_id)
     execution = await service.retry_execution(
         session, failed, user_id=principal.user.id, registry=_registry(request)
+    )
+    await session.commit()
+    request.app.state.executor.submit(execution.id)
+    return execution
+
+
+@executions_router.post(
+    "/{execution_id}/rerun",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExecutionOut,
+    responses=problem_responses(409),
+)
+async def rerun_execution(
+    execution_id: uuid.UUID,
+    body: RerunRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> Execution:
+    """Run again from a chosen node, reusing the outputs the earlier run's nodes before it made."""
+    _writer(principal)
+    earlier = await get_scoped(session, Execution, execution_id, org_id)
+    execution = await service.rerun_execution(
+        session, earlier, from_node=body.node, user_id=principal.user.id, registry=_registry(request)
     )
     await session.commit()
     request.app.state.executor.submit(execution.id)

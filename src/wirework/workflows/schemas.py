@@ -102,6 +102,12 @@ class RunRequest(BaseModel):
     )
 
 
+class RerunRequest(BaseModel):
+    node: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Node id or name to run from; the nodes before it keep their earlier outputs."
+    )
+
+
 class ExecutionOut(ORM):
     id: uuid.UUID
     workflow_id: uuid.UUID

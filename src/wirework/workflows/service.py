@@ -199,19 +199,44 @@ async def retry_execution(
         raise Conflict(
             f"Only a failed or cancelled execution can be retried; this one is {failed.status.value}."
         )
-    version = await session.get(WorkflowVersion, failed.version_id)
+    return await rerun_execution(
+        session, failed, from_node=failed.error_node, user_id=user_id, registry=registry, retry=True
+    )
+
+
+async def rerun_execution(
+    session: AsyncSession,
+    earlier: Execution,
+    *,
+    from_node: str | None,
+    user_id: uuid.UUID | None,
+    registry: NodeRegistry,
+    retry: bool = False,
+) -> Execution:
+    """Run the same version again from `from_node`, reusing the outputs of the nodes before it."""
+    if not retry and not earlier.status.finished:
+        raise Conflict(f"The execution has not ended yet ({earlier.status.value}); wait or cancel it first.")
+    version = await session.get(WorkflowVersion, earlier.version_id)
     assert version is not None
-    options = await executions.retry_options(session, failed, version.definition, registry)
+    known = {n.get("id") for n in version.definition.get("nodes", [])} | {
+        n.get("name") for n in version.definition.get("nodes", [])
+    }
+    if from_node is not None and from_node not in known:
+        raise ValidationFailed(
+            f"Node {from_node!r} is not in this execution's workflow version.",
+            errors=[{"loc": ["body", "node"], "msg": "unknown node", "type": "not_found"}],
+        )
+    options = await executions.rerun_options(session, earlier, version.definition, registry, from_node)
     return await executions.create_execution(
         session,
-        org_id=failed.org_id,
-        workflow_id=failed.workflow_id,
-        version_id=failed.version_id,
-        trigger_type=failed.trigger_type,
+        org_id=earlier.org_id,
+        workflow_id=earlier.workflow_id,
+        version_id=earlier.version_id,
+        trigger_type=earlier.trigger_type,
         triggered_by=user_id,
-        input_items=failed.input_items,
+        input_items=earlier.input_items,
         options=options,
-        retry_of=failed.id,
+        retry_of=earlier.id if retry else None,
     )
 
 
