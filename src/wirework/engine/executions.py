@@ -272,10 +272,13 @@ async def run_execution(
     async with db.session() as session:
         execution = await session.get(Execution, execution_id)
         assert execution is not None
-        if execution.started_at is None:
-            execution.started_at = utcnow()
         context: RunContext = await load_context(session, execution)
-        finished, waiting = await committed_outputs(session, execution_id)
+        if execution.started_at is None:  # a first run has no records to resume from
+            execution.started_at = utcnow()
+            finished: dict[str, NodeOutputs] = {}
+            waiting: dict[str, dict[str, Any]] = {}
+        else:
+            finished, waiting = await committed_outputs(session, execution_id)
         await session.commit()
     options = execution.options or {}
     # A retry starts from the failed run's outputs; its own records (after a crash) come on top.

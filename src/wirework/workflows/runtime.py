@@ -23,6 +23,7 @@ from wirework.workflows import service
 from wirework.workflows.models import Credential, Workflow, WorkflowVersion
 
 MAX_SUBWORKFLOW_DEPTH = 10
+VERSION_CACHE_SIZE = 1000
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Platform:
     vault: Vault
     owner: str
     ssrf_policy: SsrfPolicy = field(default_factory=SsrfPolicy)
+    versions: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,12 +126,22 @@ class NodeServices:
 
 def context_loader(platform: Platform, *, depth: int = 0) -> Any:
     async def load(session: AsyncSession, execution: Execution) -> executions.RunContext:
-        version = await session.get(WorkflowVersion, execution.version_id)
-        workflow = await session.get(Workflow, execution.workflow_id)
-        assert version is not None and workflow is not None
+        cached = platform.versions.get(execution.version_id)
+        if cached is None:  # versions are immutable, so one read per process is enough
+            version = await session.get(WorkflowVersion, execution.version_id)
+            workflow = await session.get(Workflow, execution.workflow_id)
+            assert version is not None and workflow is not None
+            cached = (
+                version.definition,
+                {"id": str(workflow.id), "name": workflow.name, "version": version.version},
+            )
+            if len(platform.versions) >= VERSION_CACHE_SIZE:
+                platform.versions.pop(next(iter(platform.versions)))
+            platform.versions[execution.version_id] = cached
+        definition, workflow_info = cached
         return executions.RunContext(
-            definition=version.definition,
-            workflow={"id": str(workflow.id), "name": workflow.name, "version": version.version},
+            definition=definition,
+            workflow=dict(workflow_info),
             vars=await service.variables_for(session, execution.org_id, execution.workflow_id),
             services=NodeServices(platform, execution.org_id, execution.id, depth),
         )
