@@ -80,6 +80,13 @@ def _vault(request: Request) -> Vault:
     return vault
 
 
+async def _accept(request: Request, session: SessionDep, execution: Execution) -> Execution:
+    """Commit the new execution row (accepted work is never lost), then hand it to the executor."""
+    await session.commit()
+    request.app.state.executor.submit(execution.id)
+    return execution
+
+
 def _writer(principal: Any) -> None:
     require_role(principal, OrgRole.member)
 
@@ -383,8 +390,7 @@ async def run_workflow(
         start=body.start_node,
         user_id=principal.user.id,
     )
-    await session.commit()
-    request.app.state.executor.submit(execution.id)
+    await _accept(request, session, execution)
     if body.wait_s:
         await _wait_for(request, execution.id, body.wait_s)
         await session.refresh(execution)
@@ -478,9 +484,7 @@ async def retry_execution(
     execution = await service.retry_execution(
         session, failed, user_id=principal.user.id, registry=_registry(request)
     )
-    await session.commit()
-    request.app.state.executor.submit(execution.id)
-    return execution
+    return await _accept(request, session, execution)
 
 
 @executions_router.post(
@@ -503,9 +507,7 @@ async def rerun_execution(
     execution = await service.rerun_execution(
         session, earlier, from_node=body.node, user_id=principal.user.id, registry=_registry(request)
     )
-    await session.commit()
-    request.app.state.executor.submit(execution.id)
-    return execution
+    return await _accept(request, session, execution)
 
 
 @executions_router.delete("/{execution_id}", status_code=status.HTTP_204_NO_CONTENT)
