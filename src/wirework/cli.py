@@ -80,7 +80,7 @@ def serve(
     if users == 0:
         console.print(
             "No users yet. Create the first one (it becomes admin and owner of the first organization):\n"
-            f"  wirework user create --admin    or    curl -X POST {url}/api/v1/auth/signup "
+            f"  {_self_command()} user create --admin    or    curl -X POST {url}/api/v1/auth/signup "
             "-H 'content-type: application/json' "
             '-d \'{"email":"you@example.com","username":"you","password":"a-long-password"}\''
         )
@@ -93,6 +93,14 @@ def serve(
         access_log=False,
         log_level="warning",
     )
+
+
+def _self_command() -> str:
+    """How the user can call this command again (the venv's script when it is not on PATH)."""
+    import shutil
+    import sys
+
+    return "wirework" if shutil.which("wirework") else sys.argv[0]
 
 
 async def _upgrade_to_head(db: Database) -> str:
