@@ -313,3 +313,13 @@ async def test_retention_prunes_old_and_surplus_executions(client: httpx.AsyncCl
         logs = (await session.execute(select(func.count()).select_from(ExecutionLog))).scalar()
     assert [str(i) for i in left] == ids[3:]
     assert logs == 2
+
+
+async def test_export_then_import_round_trips(client: httpx.AsyncClient) -> None:
+    alice = await signup(client, "alice")
+    definition = chain(TRIGGER, node("set", "core.set", {"fields": {"v": 1}}))
+    workflow_id = await create(client, alice, definition)
+    exported = (await client.get(f"/api/v1/workflows/{workflow_id}/export", headers=alice.headers)).json()
+    imported = await client.post("/api/v1/workflows/import", json=exported, headers=alice.headers)
+    assert imported.status_code == 201 and imported.json()["definition"] == definition
+    assert imported.json()["id"] != workflow_id and imported.json()["version"] == 1

@@ -162,20 +162,8 @@ async def import_workflow(
     org_id: ActiveOrgId,
     session: SessionDep,
 ) -> WorkflowDetail:
-    """Create a workflow from an export."""
-    _writer(principal)
-    workflow = await service.create_workflow(
-        session,
-        org_id=org_id,
-        user_id=principal.user.id,
-        name=body.name,
-        description=body.description,
-        tags=body.tags,
-        definition=body.definition,
-        registry=_registry(request),
-    )
-    await session.commit()
-    return await _detail(session, workflow)
+    """Create a workflow from an export (an export always carries its definition)."""
+    return await create_workflow(WorkflowCreate(**body.model_dump()), request, principal, org_id, session)
 
 
 @workflows_router.get("/{workflow_id}", response_model=WorkflowDetail)
