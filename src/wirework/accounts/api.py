@@ -195,11 +195,16 @@ async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
     return response
 
 
+def _my_org(org: Organization, role: OrgRole) -> MyOrganizationOut:
+    return _my_org(org, role)
+
+
+async def _my_orgs(session: SessionDep, user_id: uuid.UUID) -> list[MyOrganizationOut]:
+    return [_my_org(org, role) for org, role in await service.my_organizations(session, user_id)]
+
+
 async def _me(session: SessionDep, principal: service.Principal) -> MeOut:
-    orgs = [
-        MyOrganizationOut(id=o.id, name=o.name, slug=o.slug, created_at=o.created_at, role=r)
-        for o, r in await service.my_organizations(session, principal.user.id)
-    ]
+    orgs = await _my_orgs(session, principal.user.id)
     active = next((o for o in orgs if o.id == principal.org_id), None)
     return MeOut(
         user=UserOut.model_validate(principal.user),
@@ -249,10 +254,7 @@ async def switch_org(body: SwitchOrgIn, principal: CurrentPrincipal, session: Se
 @orgs_router.get("", response_model=list[MyOrganizationOut])
 async def list_orgs(principal: CurrentPrincipal, session: SessionDep) -> list[MyOrganizationOut]:
     """Your organizations, with your role in each."""
-    return [
-        MyOrganizationOut(id=o.id, name=o.name, slug=o.slug, created_at=o.created_at, role=r)
-        for o, r in await service.my_organizations(session, principal.user.id)
-    ]
+    return await _my_orgs(session, principal.user.id)
 
 
 @orgs_router.post(
@@ -267,15 +269,13 @@ async def create_org(
     """Create an organization; you become its owner."""
     org = await service.create_organization(session, name=body.name, slug=body.slug, owner=principal.user)
     await session.commit()
-    return MyOrganizationOut(
-        id=org.id, name=org.name, slug=org.slug, created_at=org.created_at, role=OrgRole.owner
-    )
+    return _my_org(org, OrgRole.owner)
 
 
 @orgs_router.get("/{org_id}", response_model=MyOrganizationOut, responses=problem_responses(404))
 async def get_org(org_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> MyOrganizationOut:
     org, role = await service.require_org(session, principal, org_id, OrgRole.viewer)
-    return MyOrganizationOut(id=org.id, name=org.name, slug=org.slug, created_at=org.created_at, role=role)
+    return _my_org(org, role)
 
 
 @orgs_router.patch("/{org_id}", response_model=MyOrganizationOut, responses=problem_responses(404, 409))
@@ -287,7 +287,7 @@ async def update_org(
         session, org, body.model_dump(exclude_unset=True, exclude_none=True)
     )
     await session.commit()
-    return MyOrganizationOut(id=org.id, name=org.name, slug=org.slug, created_at=org.created_at, role=role)
+    return _my_org(org, role)
 
 
 @orgs_router.delete("/{org_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404))
@@ -427,7 +427,7 @@ async def accept_invitation(
     role = await service.membership_role(session, org.id, principal.user.id)
     await session.commit()
     assert role is not None
-    return MyOrganizationOut(id=org.id, name=org.name, slug=org.slug, created_at=org.created_at, role=role)
+    return _my_org(org, role)
 
 
 # ---------------------------------------------------------------- API keys

@@ -87,6 +87,16 @@ async def _accept(request: Request, session: SessionDep, execution: Execution) -
     return execution
 
 
+async def _delete(
+    principal: Any, session: SessionDep, model: type[Any], object_id: uuid.UUID, org_id: uuid.UUID
+) -> Response:
+    """Delete an object of the caller's organization (members and up); 404 if it is not there."""
+    _writer(principal)
+    await session.delete(await get_scoped(session, model, object_id, org_id))
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 def _writer(principal: Any) -> None:
     require_role(principal, OrgRole.member)
 
@@ -208,10 +218,7 @@ async def delete_workflow(
     workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> Response:
     """Delete a workflow with its versions and executions."""
-    _writer(principal)
-    await session.delete(await get_scoped(session, Workflow, workflow_id, org_id))
-    await session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _delete(principal, session, Workflow, workflow_id, org_id)
 
 
 @workflows_router.post(
@@ -502,10 +509,7 @@ async def rerun_execution(
 async def delete_execution(
     execution_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> Response:
-    _writer(principal)
-    await session.delete(await get_scoped(session, Execution, execution_id, org_id))
-    await session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _delete(principal, session, Execution, execution_id, org_id)
 
 
 # ---------------------------------------------------------------- credentials
@@ -570,10 +574,7 @@ async def update_credential(
 async def delete_credential(
     credential_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> Response:
-    _writer(principal)
-    await session.delete(await get_scoped(session, Credential, credential_id, org_id))
-    await session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _delete(principal, session, Credential, credential_id, org_id)
 
 
 # ---------------------------------------------------------------- variables
@@ -640,10 +641,7 @@ async def update_variable(
 async def delete_variable(
     variable_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> Response:
-    _writer(principal)
-    await session.delete(await get_scoped(session, Variable, variable_id, org_id))
-    await session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _delete(principal, session, Variable, variable_id, org_id)
 
 
 # ---------------------------------------------------------------- node types and templates
