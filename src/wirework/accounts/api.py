@@ -196,7 +196,7 @@ async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
 
 
 def _my_org(org: Organization, role: OrgRole) -> MyOrganizationOut:
-    return _my_org(org, role)
+    return MyOrganizationOut(id=org.id, name=org.name, slug=org.slug, created_at=org.created_at, role=role)
 
 
 async def _my_orgs(session: SessionDep, user_id: uuid.UUID) -> list[MyOrganizationOut]:
