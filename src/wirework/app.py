@@ -17,17 +17,18 @@ from wirework.accounts.api import routers as accounts_routers
 from wirework.accounts.deps import InstanceAdmin
 from wirework.db import migrate
 from wirework.db.engine import Database
-from wirework.engine.executions import process_id, prune
-from wirework.engine.nodes import NodeRegistry
+from wirework.engine.executions import prune
 from wirework.errors import ServiceUnavailable
-from wirework.nodes import load_builtin_nodes
 from wirework.observability import RequestLogMiddleware, configure_logging
 from wirework.problems import install_problem_handlers, problem_responses
+from wirework.queue.broker import BrokerExecutor, make_broker
 from wirework.queue.local import LocalExecutor
 from wirework.security.ratelimit import SlidingWindowLimiter
-from wirework.security.ssrf import SsrfPolicy
-from wirework.security.vault import Vault
 from wirework.settings import Settings, get_settings
+from wirework.triggers.api import routers as trigger_routers
+from wirework.triggers.schedules import Scheduler
+from wirework.triggers.webhooks import TestListeners
+from wirework.web import mount_web
 from wirework.workflows import runtime
 from wirework.workflows import service as workflow_service
 from wirework.workflows.api import routers as workflow_routers
@@ -41,6 +42,9 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    # The web UI (wirework.web): the bundle and the browser's routes; the API checks auth.
+    ("GET", "/"),
+    ("GET", "/{path:path}"),
 }
 
 
@@ -63,28 +67,25 @@ def create_app(
     owns_db = db is None
     database = db or Database(settings.effective_database_url, pool_size=settings.database_pool_size)
 
-    registry = load_builtin_nodes(NodeRegistry())
-    for problem in registry.load_entry_points():
-        log.warning("node_plugin_failed", problem=problem)
-    platform = runtime.Platform(
-        db=database,
-        registry=registry,
-        vault=Vault(settings.vault_secret),
-        owner=process_id(),
-        ssrf_policy=SsrfPolicy.from_entries(settings.http_allow_hosts.split(",")),
-    )
+    platform = runtime.build_platform(settings, database)
+    registry = platform.registry
 
     async def housekeeping() -> None:
         await prune(
             database, max_age_days=settings.executions_max_age_days, max_count=settings.executions_max_count
         )
 
-    executor = LocalExecutor(
-        database,
-        lambda execution_id: runtime.run(platform, execution_id),
-        concurrency=settings.executor_concurrency,
-        housekeeping=housekeeping,
-    )
+    executor: LocalExecutor | BrokerExecutor
+    if settings.broker_url:  # worker mode: this process accepts work, `wirework worker`s run it
+        executor = BrokerExecutor(make_broker(settings.broker_url), housekeeping=housekeeping)
+    else:
+        executor = LocalExecutor(
+            database,
+            lambda execution_id: runtime.run(platform, execution_id),
+            concurrency=settings.executor_concurrency,
+            housekeeping=housekeeping,
+        )
+    scheduler = Scheduler(database, executor.submit)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -96,10 +97,12 @@ def create_app(
                 await workflow_service.sync_templates(session, TEMPLATES)
                 await session.commit()
             await executor.start()
+            scheduler.start()
         else:
             log.warning("database_not_migrated", hint="run 'wirework db upgrade'; executions are not run")
         yield
-        await executor.stop()
+        await scheduler.stop()
+        await executor.stop(settings.shutdown_grace_s)
         if owns_db:
             await database.dispose()
 
@@ -115,10 +118,15 @@ def create_app(
     app.state.vault = platform.vault
     app.state.platform = platform
     app.state.executor = executor
+    app.state.scheduler = scheduler
+    app.state.webhook_tests = TestListeners()
+    app.state.webhook_limiter = (
+        SlidingWindowLimiter(settings.webhook_rate_limit, 60) if settings.webhook_rate_limit else None
+    )
     app.state.login_limiter = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_seconds)
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
-    for router in [*accounts_routers, *workflow_routers]:
+    for router in [*accounts_routers, *workflow_routers, *trigger_routers]:
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], response_model=Health)
@@ -153,6 +161,7 @@ def create_app(
         """Prometheus metrics (instance admins; scrape with an API key as bearer token)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    mount_web(app)  # last: its catch-all GET route must not shadow the API's
     return app
 
 

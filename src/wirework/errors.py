@@ -56,3 +56,19 @@ class TooManyRequests(WireworkError):
 
 class ServiceUnavailable(WireworkError):
     status, title = 503, "Service Unavailable"
+
+
+class MethodNotAllowed(WireworkError):
+    status, title = 405, "Method Not Allowed"
+
+
+class PayloadTooLarge(WireworkError):
+    status, title = 413, "Content Too Large"
+
+
+class BadGateway(WireworkError):
+    status, title = 502, "Bad Gateway"
+
+
+class GatewayTimeout(WireworkError):
+    status, title = 504, "Gateway Timeout"

@@ -12,6 +12,7 @@ from wirework.accounts.models import (
 )
 from wirework.db.base import Base
 from wirework.engine.models import Execution, ExecutionLog, NodeCategoryRecord, NodeTypeRecord
+from wirework.triggers.models import EventTrigger, Schedule, Webhook
 from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Credential",
+    "EventTrigger",
     "Execution",
     "ExecutionLog",
     "Membership",
@@ -26,10 +28,12 @@ __all__ = [
     "NodeTypeRecord",
     "OAuthToken",
     "Organization",
+    "Schedule",
     "User",
     "UserLoginToken",
     "UserPreferences",
     "Variable",
+    "Webhook",
     "Workflow",
     "WorkflowTemplate",
     "WorkflowVersion",

@@ -48,6 +48,24 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(300, ge=1, description="The login rate-limit window.")
     cookie_secure: bool = Field(False, description="Mark session cookies Secure (set behind HTTPS).")
     executor_concurrency: int = Field(8, ge=1, description="Executions one process runs at once.")
+    broker_url: str = Field(
+        "",
+        description="Worker mode: redis://… or amqp://…; serve then only accepts work and "
+        "`wirework worker` processes run it. Empty runs everything in the serve process.",
+    )
+    shutdown_grace_s: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM, how long running executions may finish before they are handed back.",
+    )
+    webhook_max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest webhook body (413 above)."
+    )
+    webhook_rate_limit: int = Field(
+        6000,
+        ge=0,
+        description="Calls per minute one client address may make to one webhook path; 0 = no limit.",
+    )
     executions_max_age_days: int = Field(
         30, ge=0, description="Prune finished executions older; 0 keeps all."
     )

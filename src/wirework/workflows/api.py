@@ -22,6 +22,7 @@ from wirework.engine.nodes import NodeRegistry
 from wirework.errors import Conflict
 from wirework.problems import problem_responses
 from wirework.security.vault import Vault
+from wirework.triggers import service as triggers
 from wirework.workflows import service
 from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
 from wirework.workflows.schemas import (
@@ -99,6 +100,13 @@ async def _delete(
 
 def _writer(principal: Any) -> None:
     require_role(principal, OrgRole.member)
+
+
+async def _commit_triggers(request: Request, session: SessionDep, workflow: Workflow, principal: Any) -> None:
+    """Make the trigger rows follow the workflow (active or not, current version), then commit."""
+    await triggers.sync_triggers(session, workflow, user_id=principal.user.id)
+    await session.commit()
+    request.app.state.scheduler.poke()
 
 
 # ---------------------------------------------------------------- workflows
@@ -250,25 +258,33 @@ async def duplicate_workflow(
 
 @workflows_router.post("/{workflow_id}/activate", response_model=WorkflowDetail)
 async def activate_workflow(
-    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+    workflow_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
 ) -> WorkflowDetail:
     """Turn the workflow's triggers on (it needs a saved version)."""
     _writer(principal)
     workflow = await get_scoped(session, Workflow, workflow_id, org_id)
     await service.get_version(session, workflow)
     workflow.is_active = True
-    await session.commit()
+    await _commit_triggers(request, session, workflow, principal)
     return await _detail(session, workflow)
 
 
 @workflows_router.post("/{workflow_id}/deactivate", response_model=WorkflowDetail)
 async def deactivate_workflow(
-    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+    workflow_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
 ) -> WorkflowDetail:
     _writer(principal)
     workflow = await get_scoped(session, Workflow, workflow_id, org_id)
     workflow.is_active = False
-    await session.commit()
+    await _commit_triggers(request, session, workflow, principal)
     return await _detail(session, workflow)
 
 
@@ -307,7 +323,7 @@ async def save_version(
         notes=body.notes,
         registry=_registry(request),
     )
-    await session.commit()
+    await _commit_triggers(request, session, workflow, principal)
     return version
 
 
@@ -344,7 +360,7 @@ async def restore_version(
         notes=f"Restored version {number}",
         registry=_registry(request),
     )
-    await session.commit()
+    await _commit_triggers(request, session, workflow, principal)
     return version
 
 

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +18,16 @@ from wirework.engine.errors import NodeError, ParameterError
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
 from wirework.engine.nodes import NodeRegistry
 from wirework.errors import NotFound
+from wirework.nodes import load_builtin_nodes
+from wirework.queue.waiting import Completions
 from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
+from wirework.settings import Settings
+from wirework.triggers import events
 from wirework.workflows import service
 from wirework.workflows.models import Credential, Workflow, WorkflowVersion
+
+log = structlog.get_logger("wirework.runtime")
 
 MAX_SUBWORKFLOW_DEPTH = 10
 VERSION_CACHE_SIZE = 1000
@@ -36,6 +43,7 @@ class Platform:
     owner: str
     ssrf_policy: SsrfPolicy = field(default_factory=SsrfPolicy)
     versions: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    completions: Completions = field(default_factory=Completions)
 
 
 @dataclass
@@ -124,6 +132,20 @@ class NodeServices:
         return list(outputs.get("main") or next(iter(outputs.values()), []))
 
 
+def build_platform(settings: Settings, db: Database) -> Platform:
+    """The registry (built-in nodes and `wirework.nodes` plugins), vault and HTTP policy."""
+    registry = load_builtin_nodes(NodeRegistry())
+    for problem in registry.load_entry_points():
+        log.warning("node_plugin_failed", problem=problem)
+    return Platform(
+        db=db,
+        registry=registry,
+        vault=Vault(settings.vault_secret),
+        owner=executions.process_id(),
+        ssrf_policy=SsrfPolicy.from_entries(settings.http_allow_hosts.split(",")),
+    )
+
+
 def context_loader(platform: Platform, *, depth: int = 0) -> Any:
     async def load(session: AsyncSession, execution: Execution) -> executions.RunContext:
         cached = platform.versions.get(execution.version_id)
@@ -139,6 +161,9 @@ def context_loader(platform: Platform, *, depth: int = 0) -> Any:
                 platform.versions.pop(next(iter(platform.versions)))
             platform.versions[execution.version_id] = cached
         definition, workflow_info = cached
+        draft = (execution.options or {}).get("definition")
+        if draft is not None:  # a test run of the editor's unsaved draft (webhook-test)
+            definition = draft
         return executions.RunContext(
             definition=definition,
             workflow=dict(workflow_info),
@@ -150,12 +175,23 @@ def context_loader(platform: Platform, *, depth: int = 0) -> Any:
 
 
 async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutcome | None:
-    """Run one execution in this process (the local executor and workers call this)."""
-    return await executions.run_execution(
-        platform.db,
-        execution_id,
-        owner=platform.owner,
-        registry=platform.registry,
-        load_context=context_loader(platform),
-        on_failure=service.start_error_workflow,
-    )
+    """Run one execution in this process (the local executor and workers call this), then
+    emit workflow.completed/failed and wake whoever waits for it here."""
+    try:
+        outcome = await executions.run_execution(
+            platform.db,
+            execution_id,
+            owner=platform.owner,
+            registry=platform.registry,
+            load_context=context_loader(platform),
+            on_failure=service.start_error_workflow,
+        )
+        if outcome is not None and outcome.status in (ExecutionStatus.completed, ExecutionStatus.failed):
+            async with platform.db.session() as session:
+                started = await events.emit_finished(session, execution_id)
+                if started:
+                    await session.commit()
+                    outcome.follow_ups.extend(started)
+        return outcome
+    finally:
+        platform.completions.notify(execution_id)

@@ -171,9 +171,13 @@ async def start_run(
     user_id: uuid.UUID | None,
     trigger_type: TriggerType = TriggerType.manual,
     parent_execution_id: uuid.UUID | None = None,
+    draft: dict[str, Any] | None = None,
 ) -> Execution:
+    """Accept a run of `version` (default: current); `draft` runs an unsaved definition instead."""
     chosen = await get_version(session, workflow, version)
     options: dict[str, Any] = {}
+    if draft is not None:
+        options["definition"] = draft
     if pinned:
         options["pinned"] = pinned
     if start:

@@ -19,9 +19,14 @@ from wirework.nodes.core.transform import (
     Sort,
     SplitOut,
 )
+from wirework.nodes.core.triggers import Event, RespondWebhook, Schedule, Webhook
 
 CORE_NODES: tuple[type[Node], ...] = (
     ManualTrigger,
+    Webhook,
+    RespondWebhook,
+    Schedule,
+    Event,
     SetFields,
     If,
     Switch,

@@ -1,0 +1,1 @@
+"""Triggers: webhooks, schedules and events start executions of active workflows."""

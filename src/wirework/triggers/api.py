@@ -1,0 +1,316 @@
+"""HTTP routes: the public `/webhook/{path}` and `/webhook-test/{path}`, and /api/v1/webhooks,
+/api/v1/schedules and the editor's test listener (/api/v1/workflows/{id}/webhook-test)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from wirework.accounts import service as accounts
+from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
+from wirework.accounts.models import OrgRole
+from wirework.accounts.schemas import Page
+from wirework.db.pagination import MAX_LIMIT, paginate
+from wirework.db.scoping import get_scoped, scoped
+from wirework.db.types import utcnow
+from wirework.deps import SessionDep
+from wirework.engine.models import ExecutionStatus, TriggerType
+from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed
+from wirework.problems import problem_responses
+from wirework.queue.waiting import Completions
+from wirework.triggers import schedules, webhooks
+from wirework.triggers.models import ResponseMode, Schedule, Webhook
+from wirework.workflows import service as workflows
+from wirework.workflows.models import Workflow
+
+COMMON = problem_responses(400, 401, 403, 404, 422)
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+public_router = APIRouter(tags=["webhooks"])
+webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=COMMON)
+schedules_router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"], responses=COMMON)
+listen_router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], responses=COMMON)
+routers = [public_router, webhooks_router, schedules_router, listen_router]
+
+
+# ---------------------------------------------------------------- public entry points
+
+
+@public_router.api_route("/webhook/{path:path}", methods=METHODS, include_in_schema=False)
+async def call_webhook(path: str, request: Request, session: SessionDep) -> Response:
+    """Run the active workflow listening on this path and method."""
+    method = webhooks.method_of(request)
+    target = await webhooks.find(session, method, path.strip("/"))
+    return await _run_webhook(request, session, target, path.strip("/"))
+
+
+@public_router.api_route("/webhook-test/{path:path}", methods=METHODS, include_in_schema=False)
+async def call_test_webhook(path: str, request: Request, session: SessionDep) -> Response:
+    """Run the editor's draft that is listening for one test call on this path."""
+    method = webhooks.method_of(request)
+    listeners: webhooks.TestListeners = request.app.state.webhook_tests
+    target = listeners.take(method, path.strip("/"))
+    return await _run_webhook(request, session, target, path.strip("/"))
+
+
+async def _run_webhook(request: Request, session: SessionDep, target: webhooks.Target, path: str) -> Response:
+    settings = request.app.state.settings
+    limiter = request.app.state.webhook_limiter
+    if limiter is not None:
+        key = f"{request.client.host if request.client else '?'}|{path}"
+        wait = limiter.retry_after(key)
+        if wait:
+            raise TooManyRequests(f"Too many calls to this webhook; try again in {wait} s.", retry_after=wait)
+        limiter.hit(key)
+    limit = settings.webhook_max_body_bytes
+    body = await webhooks.read_body(request, limit)
+    await webhooks.check_auth(session, request.app.state.vault, target, request, body)
+    item = await webhooks.request_item(request, path, body, limit)
+    webhooks.strip_auth_header(item, target)
+    workflow = await session.get(Workflow, target.workflow_id)
+    assert workflow is not None  # webhook rows and listeners belong to existing workflows
+    execution = await workflows.start_run(
+        session,
+        workflow,
+        version=None,
+        input_items=[item],
+        pinned=None,
+        start=target.node_id,
+        user_id=None,
+        trigger_type=TriggerType.webhook,
+        draft=target.draft,
+    )
+    execution_id = execution.id
+    await session.commit()
+    request.app.state.executor.submit(execution_id)
+    if target.draft is not None:
+        request.app.state.webhook_tests.received(target.workflow_id, execution_id)
+    if target.response_mode == ResponseMode.immediately:
+        return JSONResponse({"execution_id": str(execution_id)}, status_code=status.HTTP_202_ACCEPTED)
+    completions: Completions = request.app.state.platform.completions
+    state = await completions.wait(request.app.state.db, execution_id, target.timeout_s)
+    if state is None or state == ExecutionStatus.waiting:
+        raise GatewayTimeout(
+            f"The workflow did not finish within {target.timeout_s} s; execution {execution_id} goes on.",
+        )
+    session.expire_all()
+    if state != ExecutionStatus.completed:
+        raise BadGateway(f"The workflow {state.value}; see execution {execution_id}.")
+    answer = await webhooks.answer_of(session, execution_id, target.response_mode)
+    if answer is None:
+        raise BadGateway(
+            f"The workflow finished without reaching a 'Respond to webhook' node (execution {execution_id})."
+        )
+    return _response(answer, execution_id)
+
+
+def _response(answer: dict[str, Any], execution_id: uuid.UUID) -> Response:
+    headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+    headers["X-Wirework-Execution"] = str(execution_id)
+    body = answer.get("body")
+    code = int(answer.get("status") or 200)
+    if isinstance(body, str | bytes) and any(k.lower() == "content-type" for k in headers):
+        return Response(body, status_code=code, headers=headers)
+    return Response(
+        json.dumps(body, default=str), status_code=code, headers=headers, media_type="application/json"
+    )
+
+
+# ---------------------------------------------------------------- /api/v1/webhooks
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    node_id: str
+    path: str
+    method: str
+    auth_mode: str
+    response_mode: str
+    url: str = ""
+    created_at: datetime
+
+
+@webhooks_router.get("", response_model=Page[WebhookOut])
+async def list_webhooks(
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+    workflow_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """The organization's active webhooks with their production URLs."""
+    stmt = scoped(Webhook, org_id)
+    if workflow_id:
+        stmt = stmt.where(Webhook.workflow_id == workflow_id)
+    rows, next_cursor = await paginate(session, stmt, Webhook.id, limit=limit, cursor=cursor)
+    base = request.app.state.settings.effective_public_url
+    items = []
+    for row in rows:
+        out = WebhookOut.model_validate(row)
+        out.url = f"{base}/webhook/{row.path}"
+        items.append(out.model_dump(mode="json"))
+    return {"items": items, "next_cursor": next_cursor}
+
+
+# ---------------------------------------------------------------- /api/v1/schedules
+
+
+class ScheduleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    node_id: str
+    cron: str | None = Field(validation_alias="cron_expression")
+    interval_s: int | None
+    timezone: str
+    catch_up: str
+    last_execution: datetime | None
+    next_execution: datetime
+    next_fire_times: list[datetime] = Field(default_factory=list, description="In the user's time zone.")
+
+
+class PreviewRequest(BaseModel):
+    cron: str | None = Field(None, max_length=120)
+    interval_s: int | None = Field(None, ge=1, le=366 * 86400)
+    timezone: str = Field("UTC", max_length=64)
+    count: int = Field(5, ge=1, le=50)
+
+
+class PreviewOut(BaseModel):
+    next: list[datetime]
+
+
+async def _user_zone(session: SessionDep, principal: Any) -> str:
+    preferred = (await accounts.get_preferences(session, principal.user.id)).get("timezone")
+    try:
+        return schedules.zone(str(preferred)).key if preferred else "UTC"
+    except schedules.ScheduleError:
+        return "UTC"
+
+
+@schedules_router.get("", response_model=Page[ScheduleOut])
+async def list_schedules(
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+    workflow_id: uuid.UUID | None = None,
+    count: Annotated[int, Query(ge=0, le=20, description="How many next fire times to show.")] = 5,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Active schedules with their next fire times, shown in the user's time zone (preference
+    `timezone`, default UTC)."""
+    stmt = scoped(Schedule, org_id)
+    if workflow_id:
+        stmt = stmt.where(Schedule.workflow_id == workflow_id)
+    rows, next_cursor = await paginate(session, stmt, Schedule.id, limit=limit, cursor=cursor)
+    user_zone = schedules.zone(await _user_zone(session, principal))
+    items = []
+    for row in rows:
+        out = ScheduleOut.model_validate(row)
+        fires = [row.next_execution]
+        if count > 1:
+            fires += schedules.next_fires(
+                after=row.next_execution,
+                count=count - 1,
+                cron=row.cron_expression,
+                interval_s=row.interval_s,
+                timezone=row.timezone,
+            )
+        out.next_fire_times = [f.astimezone(user_zone) for f in fires[:count]]
+        out.next_execution = row.next_execution.astimezone(user_zone)
+        if row.last_execution:
+            out.last_execution = row.last_execution.astimezone(user_zone)
+        items.append(out.model_dump(mode="json"))
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@schedules_router.post("/preview", response_model=PreviewOut)
+async def preview_schedule(body: PreviewRequest, principal: CurrentPrincipal) -> PreviewOut:
+    """The next fire times of a cron expression or interval (for the editor), in its time zone."""
+    try:
+        tz = schedules.zone(body.timezone)
+        fires = schedules.next_fires(
+            after=utcnow(),
+            count=body.count,
+            cron=body.cron,
+            interval_s=body.interval_s,
+            timezone=body.timezone,
+        )
+    except schedules.ScheduleError as exc:
+        raise ValidationFailed(
+            str(exc), errors=[{"loc": ["body"], "msg": str(exc), "type": "schedule"}]
+        ) from None
+    return PreviewOut(next=[f.astimezone(tz) for f in fires])
+
+
+# ---------------------------------------------------------------- editor test listener
+
+
+class ListenRequest(BaseModel):
+    definition: dict[str, Any] = Field(description="The editor's current (maybe unsaved) definition.")
+
+
+class ListenOut(BaseModel):
+    url: str
+    method: str
+    expires_at: datetime
+
+
+class ListenStatus(BaseModel):
+    status: Literal["listening", "received", "expired", "idle"]
+    execution_id: uuid.UUID | None = None
+
+
+@listen_router.post("/{workflow_id}/webhook-test", response_model=ListenOut)
+async def listen_for_test_call(
+    workflow_id: uuid.UUID,
+    body: ListenRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> ListenOut:
+    """Listen for one call to /webhook-test/{path} for two minutes; it runs this draft."""
+    require_role(principal, OrgRole.member)
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    workflows.check_definition(body.definition, request.app.state.registry)
+    await workflows.get_version(session, workflow)  # executions point at a saved version
+    listener = request.app.state.webhook_tests.listen(org_id, workflow.id, body.definition)
+    return ListenOut(
+        url=f"/webhook-test/{listener.path}", method=listener.method, expires_at=listener.expires_at
+    )
+
+
+@listen_router.get("/{workflow_id}/webhook-test", response_model=ListenStatus)
+async def test_call_status(
+    workflow_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> ListenStatus:
+    """Whether the test call came, and the execution it started."""
+    workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    listener = request.app.state.webhook_tests.by_workflow.get(workflow.id)
+    if listener is None:
+        return ListenStatus(status="idle")
+    if listener.received:
+        return ListenStatus(status="received", execution_id=listener.execution_id)
+    if listener.expires_at <= utcnow():
+        return ListenStatus(status="expired")
+    return ListenStatus(status="listening")

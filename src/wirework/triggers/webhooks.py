@@ -1,0 +1,302 @@
+"""Webhook calls: find the webhook, check the caller, turn the request into an item, and
+read the answer from the finished execution.
+
+Test calls (`/webhook-test/{path}`) run the editor's draft: `listen` registers it in this
+process for one call within `TEST_LISTEN_S` seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
+
+from wirework.db.scoping import get_scoped
+from wirework.db.types import utcnow
+from wirework.engine.models import ExecutionLog, NodeRunStatus
+from wirework.errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, Unauthorized
+from wirework.nodes.core.triggers import RESPONSE_OUTPUT, WebhookParameters
+from wirework.security import tokens
+from wirework.security.vault import Vault
+from wirework.triggers.models import ResponseMode, Webhook, WebhookAuth, WebhookMethod
+from wirework.triggers.service import DEFAULT_AUTH_HEADER
+from wirework.workflows import service
+from wirework.workflows.models import Credential
+
+TEST_LISTEN_S = 120
+# Never copied into the execution's items: they carry the caller's secrets.
+SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+
+
+@dataclass
+class Target:
+    """What a call runs: a registered webhook, or a test listener's draft."""
+
+    org_id: uuid.UUID
+    workflow_id: uuid.UUID
+    node_id: str
+    auth_mode: WebhookAuth
+    credential_id: uuid.UUID | None
+    auth_header: str | None
+    response_mode: ResponseMode
+    timeout_s: int
+    draft: dict[str, Any] | None = None
+
+
+@dataclass
+class TestListener:
+    target: Target
+    method: str
+    path: str
+    expires_at: datetime
+    execution_id: uuid.UUID | None = None
+    received: bool = False
+
+
+@dataclass
+class TestListeners:
+    """Drafts waiting for one test call, in this process (per workflow and by method+path)."""
+
+    by_workflow: dict[uuid.UUID, TestListener] = field(default_factory=dict)
+
+    def listen(self, org_id: uuid.UUID, workflow_id: uuid.UUID, definition: dict[str, Any]) -> TestListener:
+        node = next(
+            (
+                n
+                for n in definition.get("nodes") or []
+                if n.get("type") == "core.webhook" and not n.get("disabled")
+            ),
+            None,
+        )
+        if node is None:
+            raise BadRequest("The workflow has no enabled Webhook node to listen with.")
+        params = WebhookParameters.model_validate(node.get("parameters") or {}, context={"static": False})
+        auth = WebhookAuth(params.auth)
+        credential = (node.get("credentials") or {}).get("auth")
+        target = Target(
+            org_id=org_id,
+            workflow_id=workflow_id,
+            node_id=node["id"],
+            auth_mode=auth,
+            credential_id=uuid.UUID(str(credential)) if credential else None,
+            auth_header=params.auth_header or DEFAULT_AUTH_HEADER.get(auth),
+            response_mode=ResponseMode(params.response_mode),
+            timeout_s=params.timeout_s,
+            draft=definition,
+        )
+        listener = TestListener(
+            target, params.method, params.path, utcnow() + timedelta(seconds=TEST_LISTEN_S)
+        )
+        self.by_workflow[workflow_id] = listener
+        return listener
+
+    def take(self, method: str, path: str) -> Target:
+        """The draft listening on method+path, for this one call."""
+        now = utcnow()
+        for listener in self.by_workflow.values():
+            if listener.path == path and not listener.received and listener.expires_at > now:
+                if listener.method != method:
+                    raise MethodNotAllowed(
+                        f"The test webhook {path!r} listens for {listener.method}, not {method}.",
+                        headers={"Allow": listener.method},
+                    )
+                listener.received = True
+                return listener.target
+        raise NotFound(
+            f"No workflow is listening for a test call on {path!r}: press 'Listen for test call' in the "
+            "editor first (a listener takes one call, for two minutes)."
+        )
+
+    def received(self, workflow_id: uuid.UUID, execution_id: uuid.UUID) -> None:
+        listener = self.by_workflow.get(workflow_id)
+        if listener is not None:
+            listener.execution_id = execution_id
+
+
+async def find(session: AsyncSession, method: str, path: str) -> Target:
+    """The active webhook on this path and method: 404 if no method has it, 405 if another does."""
+    rows = list((await session.execute(select(Webhook).where(Webhook.path == path))).scalars())
+    if not rows:
+        raise NotFound(f"No active workflow listens on /webhook/{path}.")
+    for row in rows:
+        if row.method.value == method:
+            return Target(
+                org_id=row.org_id,
+                workflow_id=row.workflow_id,
+                node_id=row.node_id,
+                auth_mode=row.auth_mode,
+                credential_id=row.credential_id,
+                auth_header=row.auth_header,
+                response_mode=row.response_mode,
+                timeout_s=row.timeout_s,
+            )
+    allowed = ", ".join(sorted(r.method.value for r in rows))
+    raise MethodNotAllowed(f"/webhook/{path} accepts {allowed}, not {method}.", headers={"Allow": allowed})
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes (413) before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is {declared} bytes; webhooks accept at most {limit}.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes, the most webhooks accept.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # lets request.form() parse what was read
+    return body
+
+
+async def check_auth(
+    session: AsyncSession, vault: Vault, target: Target, request: Request, body: bytes
+) -> None:
+    if target.auth_mode == WebhookAuth.none:
+        return
+    secret = await _secret(session, vault, target)
+    header = request.headers.get(target.auth_header or "authorization", "")
+    if target.auth_mode == WebhookAuth.header:
+        token = str(secret.get("token") or secret.get("value") or "")
+        given = header[7:] if header.lower().startswith("bearer ") else header
+        ok = bool(token) and (tokens.equals(header, token) or tokens.equals(given, token))
+    elif target.auth_mode == WebhookAuth.basic:
+        ok = _basic_ok(request.headers.get("authorization", ""), secret)
+    else:
+        key = str(secret.get("secret") or "").encode()
+        expected = hmac.new(key, body, hashlib.sha256).hexdigest()
+        given = header.removeprefix("sha256=")
+        ok = bool(key) and hmac.compare_digest(given.encode(), expected.encode())
+    if not ok:
+        raise Unauthorized(
+            f"The webhook needs {target.auth_mode.value} authentication, which was missing or wrong."
+        )
+
+
+def _basic_ok(header: str, secret: dict[str, Any]) -> bool:
+    if not header.lower().startswith("basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    expected_user = str(secret.get("user") or secret.get("username") or "")
+    expected_password = str(secret.get("password") or "")
+    # Both compared, always, so timing says nothing about which was wrong.
+    same_user = tokens.equals(user, expected_user)
+    same_password = tokens.equals(password, expected_password)
+    return bool(expected_password) and same_user and same_password
+
+
+async def _secret(session: AsyncSession, vault: Vault, target: Target) -> dict[str, Any]:
+    if target.credential_id is None:
+        raise Unauthorized("The webhook's credential is missing; nobody can call it until one is chosen.")
+    try:
+        credential = await get_scoped(session, Credential, target.credential_id, target.org_id)
+    except NotFound:
+        raise Unauthorized(
+            "The webhook's credential was deleted; nobody can call it until one is chosen."
+        ) from None
+    return service.open_credential(vault, credential)
+
+
+async def request_item(request: Request, path: str, body: bytes, max_part: int) -> dict[str, Any]:
+    """The item a webhook node emits: method, path, headers, query and the parsed body;
+    uploaded files go under `binary` (n8n's convention) as base64 with name, type and size."""
+    secret_headers = SECRET_HEADERS
+    item: dict[str, Any] = {
+        "method": request.method,
+        "path": path,
+        "headers": {k: v for k, v in request.headers.items() if k.lower() not in secret_headers},
+        "query": dict(request.query_params),
+    }
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not body:
+        item["body"] = None
+    elif kind == "application/json" or kind.endswith("+json"):
+        try:
+            item["body"] = json.loads(body)
+        except ValueError as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}") from None
+    elif kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form(max_part_size=max_part)
+        fields: dict[str, Any] = {}
+        binary: dict[str, Any] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data = await value.read()
+                binary[name] = {
+                    "filename": value.filename,
+                    "content_type": value.content_type,
+                    "size": len(data),
+                    "data": base64.b64encode(data).decode(),
+                }
+            else:
+                fields[name] = value
+        item["body"] = fields
+        if binary:
+            item["binary"] = binary
+    elif kind.startswith("text/") or kind in ("application/xml", ""):
+        item["body"] = body.decode(errors="replace")
+    else:
+        item["body"] = None
+        item["binary"] = {
+            "body": {
+                "filename": None,
+                "content_type": kind,
+                "size": len(body),
+                "data": base64.b64encode(body).decode(),
+            }
+        }
+    return item
+
+
+def strip_auth_header(item: dict[str, Any], target: Target) -> None:
+    if target.auth_header:
+        item["headers"].pop(target.auth_header.lower(), None)
+
+
+async def answer_of(
+    session: AsyncSession, execution_id: uuid.UUID, mode: ResponseMode
+) -> dict[str, Any] | None:
+    """respond_node: the `$response` a Respond to webhook node left; last_node: the last items."""
+    rows = list(
+        (
+            await session.execute(
+                select(ExecutionLog.output_data)
+                .where(
+                    ExecutionLog.execution_id == execution_id, ExecutionLog.status == NodeRunStatus.completed
+                )
+                .order_by(ExecutionLog.id.desc())
+            )
+        ).scalars()
+    )
+    if mode == ResponseMode.respond_node:
+        for output in rows:
+            response = (output or {}).get(RESPONSE_OUTPUT)
+            if response:
+                answer: dict[str, Any] = response[0]
+                return answer
+        return None
+    last = {k: v for k, v in (rows[0] if rows else {}).items() if not k.startswith("$")} if rows else {}
+    items: list[Any] = last.get("main") or next(iter(last.values()), [])
+    return {"status": 200, "headers": {}, "body": items}
+
+
+def method_of(request: Request) -> str:
+    method = request.method.upper()
+    if method not in WebhookMethod.__members__:
+        raise MethodNotAllowed(f"Webhooks accept GET, POST, PUT, PATCH and DELETE, not {method}.")
+    return method
