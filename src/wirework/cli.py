@@ -95,6 +95,28 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Executions this worker runs at once.")] = 8,
+) -> None:
+    """Run executions from the broker (WIREWORK_BROKER_URL) on this machine; run as many as you need."""
+    import uvloop
+
+    from wirework.queue.worker import run_worker
+
+    settings = get_settings()
+    console.print(
+        f"Wirework worker {__version__}: {concurrency} at once, broker {_redact(settings.broker_url)}"
+    )
+    uvloop.run(run_worker(settings, concurrency))
+
+
+def _redact(url: str) -> str:
+    """A URL without its password, for printing."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://…@{rest.rpartition('@')[2]}" if "@" in rest else url
+
+
 def _self_command() -> str:
     """How the user can call this command again (the venv's script when it is not on PATH)."""
     import shutil

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from wirework.accounts import service as accounts
 from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
@@ -20,7 +20,7 @@ from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.deps import SessionDep
-from wirework.engine.models import ExecutionStatus, TriggerType
+from wirework.engine.models import Execution, ExecutionStatus, TriggerType
 from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed
 from wirework.problems import problem_responses
 from wirework.queue.waiting import Completions
@@ -103,7 +103,10 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
         )
     session.expire_all()
     if state != ExecutionStatus.completed:
-        raise BadGateway(f"The workflow {state.value}; see execution {execution_id}.")
+        error = (await session.get(Execution, execution_id)).error  # type: ignore[union-attr]
+        raise BadGateway(
+            f"The workflow {state.value} (execution {execution_id}): {error or 'no error given'}"
+        )
     answer = await webhooks.answer_of(session, execution_id, target.response_mode)
     if answer is None:
         raise BadGateway(
@@ -174,7 +177,7 @@ class ScheduleOut(BaseModel):
     id: uuid.UUID
     workflow_id: uuid.UUID
     node_id: str
-    cron: str | None = Field(validation_alias="cron_expression")
+    cron: str | None = Field(validation_alias=AliasChoices("cron_expression", "cron"))
     interval_s: int | None
     timezone: str
     catch_up: str

@@ -81,7 +81,9 @@ class Webhook(Node):
 
 class RespondWebhookParameters(NodeParameters):
     status: int = Field(200, ge=100, le=599, description="HTTP status code.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Response headers.")
+    headers: dict[str, Any] = Field(
+        default_factory=dict, description="Response headers (values become text)."
+    )
     body: Any = Field(
         None, description="Response body (an expression, e.g. {{ items }}); default: the incoming items."
     )
@@ -100,7 +102,8 @@ class RespondWebhook(Node):
         body = params.body
         if body is None:
             body = ctx.items[0] if len(ctx.items) == 1 else list(ctx.items)
-        response = {"status": params.status, "headers": params.headers, "body": body}
+        headers = {str(name): str(value) for name, value in params.headers.items()}
+        response = {"status": params.status, "headers": headers, "body": body}
         return {"main": ctx.items, RESPONSE_OUTPUT: [response]}
 
 
