@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         description="Worker mode: redis://… or amqp://…; serve then only accepts work and "
         "`wirework worker` processes run it. Empty runs everything in the serve process.",
     )
+    execution_lease_s: int = Field(
+        30, ge=2, le=3600, description="A running execution's lease; a dead process's work resumes after it."
+    )
     shutdown_grace_s: float = Field(
         10.0,
         ge=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -44,6 +45,7 @@ class Platform:
     ssrf_policy: SsrfPolicy = field(default_factory=SsrfPolicy)
     versions: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     completions: Completions = field(default_factory=Completions)
+    lease: timedelta = timedelta(seconds=30)
 
 
 @dataclass
@@ -143,6 +145,7 @@ def build_platform(settings: Settings, db: Database) -> Platform:
         vault=Vault(settings.vault_secret),
         owner=executions.process_id(),
         ssrf_policy=SsrfPolicy.from_entries(settings.http_allow_hosts.split(",")),
+        lease=timedelta(seconds=settings.execution_lease_s),
     )
 
 
@@ -185,6 +188,7 @@ async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutc
             registry=platform.registry,
             load_context=context_loader(platform),
             on_failure=service.start_error_workflow,
+            lease=platform.lease,
         )
         if outcome is not None and outcome.status in (ExecutionStatus.completed, ExecutionStatus.failed):
             async with platform.db.session() as session:
