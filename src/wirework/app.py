@@ -21,6 +21,7 @@ from wirework.engine.executions import prune
 from wirework.errors import ServiceUnavailable
 from wirework.observability import RequestLogMiddleware, configure_logging
 from wirework.problems import install_problem_handlers, problem_responses
+from wirework.queue import metrics as queue_metrics
 from wirework.queue.broker import BrokerExecutor, make_broker
 from wirework.queue.local import LocalExecutor
 from wirework.security.ratelimit import SlidingWindowLimiter
@@ -42,9 +43,9 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    # The web UI (wirework.web): the bundle and the browser's routes; the API checks auth.
+    # The web UI (wirework.web): the page and its bundle; the API behind it checks auth.
     ("GET", "/"),
-    ("GET", "/{path:path}"),
+    ("GET", "/assets/{path:path}"),
 }
 
 
@@ -159,9 +160,10 @@ def create_app(
     )
     async def metrics(_: InstanceAdmin) -> Response:
         """Prometheus metrics (instance admins; scrape with an API key as bearer token)."""
+        await queue_metrics.refresh(database)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    mount_web(app)  # last: its catch-all GET route must not shadow the API's
+    mount_web(app)
     return app
 
 

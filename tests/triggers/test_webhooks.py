@@ -6,12 +6,15 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from typing import Any
 
 import httpx
 
 from tests.support.accounts import Account, signup
 from tests.support.workflows import chain, create, node
+from wirework.workflows import service as workflows
+from wirework.workflows.models import Workflow
 
 
 def webhook(path: str, **parameters: Any) -> dict[str, Any]:
@@ -272,3 +275,27 @@ async def test_trigger_parameters_are_checked_on_save(client: httpx.AsyncClient)
     )
     assert response.status_code == 422
     assert {e["loc"][-1] for e in response.json()["errors"] if "hook" in e["loc"]} >= {"path", "method"}
+
+
+async def test_queue_metrics_count_what_the_database_holds(
+    client: httpx.AsyncClient, app: Any, db: Any
+) -> None:
+    ann = await signup(client, "ann")
+    pause = node("pause", "core.wait", {"seconds": 600})
+    workflow_id = await active_workflow(client, ann, webhook("metered"), pause)
+    for _ in range(2):
+        assert (await client.post("/webhook/metered", json={})).status_code == 202
+    await app.state.executor.drain()  # both wait now
+    await app.state.executor.stop(0)  # and nothing picks up new work: accepted rows stay pending
+    async with db.session() as session:
+        workflow = await session.get(Workflow, uuid.UUID(workflow_id))
+        for _ in range(3):
+            await workflows.start_run(
+                session, workflow, version=None, input_items=[], pinned=None, start=None, user_id=None
+            )
+        await session.commit()
+    text = (await client.get("/metrics", headers=ann.headers)).text
+    assert "wirework_queue_depth 3.0" in text
+    assert 'wirework_executions{status="waiting"} 2.0' in text
+    lag = next(line for line in text.splitlines() if line.startswith("wirework_queue_claim_lag_seconds "))
+    assert float(lag.split()[1]) > 0
