@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Delete, Insert, Update, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -64,20 +65,132 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return engine
 
 
+WRITE_LOCK_TIMEOUT_S = 60
+
+
+class WriteLock:
+    """SQLite lets one connection write at a time, and a writer that finds the file locked
+    sleeps in SQLite's busy handler (up to 100 ms a try). So on SQLite the writes of one
+    process take turns on this lock instead; other databases get a lock that never waits.
+    The lock belongs to the event loop it is first used in (tests run several loops)."""
+
+    def __init__(self, serialize: bool) -> None:
+        self.serialize = serialize
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            self._locks = {k: v for k, v in self._locks.items() if not k.is_closed()}
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    async def acquire(self) -> bool:
+        """Take the lock (True), or do nothing where writes need no turns (False)."""
+        if not self.serialize:
+            return False
+        try:
+            await asyncio.wait_for(self._lock().acquire(), WRITE_LOCK_TIMEOUT_S)
+        except TimeoutError:
+            raise RuntimeError(
+                f"waited {WRITE_LOCK_TIMEOUT_S} s to write to SQLite: a session holds uncommitted writes "
+                "while waiting for another (commit before awaiting other work)"
+            ) from None
+        return True
+
+    def release(self) -> None:
+        self._lock().release()
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        taken = await self.acquire()
+        try:
+            yield
+        finally:
+            if taken:
+                self.release()
+
+
+class Session(AsyncSession):
+    """An AsyncSession that takes the database's write lock before its first write and gives
+    it back when its transaction ends (commit, rollback or close)."""
+
+    _holds_write_lock = False
+
+    @property
+    def _write_lock(self) -> WriteLock:
+        lock: WriteLock = self.sync_session.info["write_lock"]
+        return lock
+
+    def _has_pending_writes(self) -> bool:
+        sync = self.sync_session
+        return bool(sync.new or sync.deleted or sync.dirty)
+
+    async def _before_write(self, statement: Any = None) -> None:
+        if self._holds_write_lock or not self._write_lock.serialize:
+            return
+        if isinstance(statement, Insert | Update | Delete) or self._has_pending_writes():
+            self._holds_write_lock = await self._write_lock.acquire()
+
+    def _after_transaction(self) -> None:
+        if self._holds_write_lock:
+            self._holds_write_lock = False
+            self._write_lock.release()
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._before_write(statement)
+        return await super().execute(statement, *args, **kwargs)
+
+    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._before_write(statement)
+        return await super().scalar(statement, *args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        await self._before_write()  # autoflush
+        return await super().get(*args, **kwargs)
+
+    async def flush(self, objects: Any = None) -> None:
+        await self._before_write()
+        await super().flush(objects)
+
+    async def commit(self) -> None:
+        await self._before_write()
+        try:
+            await super().commit()
+        finally:
+            self._after_transaction()
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        finally:
+            self._after_transaction()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._after_transaction()
+
+
 class Database:
     """One engine and its session factory; the app and the CLI each hold one."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = normalize_url(url)
         self.engine = create_engine(self.url, pool_size=pool_size)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_lock = WriteLock(serialize=self.engine.dialect.name == "sqlite")
+        self.sessionmaker = async_sessionmaker(
+            self.engine, class_=Session, expire_on_commit=False, info={"write_lock": self.write_lock}
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncIterator[Session]:
         """A session whose transaction the caller commits; anything left uncommitted rolls back."""
         async with self.sessionmaker() as session:
             yield session
