@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Delete, Insert, Update, event
 from sqlalchemy.engine import make_url
@@ -138,17 +138,19 @@ class Session(AsyncSession):
             self._holds_write_lock = False
             self._write_lock.release()
 
-    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        await self._before_write(statement)
-        return await super().execute(statement, *args, **kwargs)
+    if not TYPE_CHECKING:  # same signatures as AsyncSession's (typed by its overloads)
 
-    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        await self._before_write(statement)
-        return await super().scalar(statement, *args, **kwargs)
+        async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            await self._before_write(statement)
+            return await super().execute(statement, *args, **kwargs)
 
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        await self._before_write()  # autoflush
-        return await super().get(*args, **kwargs)
+        async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            await self._before_write(statement)
+            return await super().scalar(statement, *args, **kwargs)
+
+        async def get(self, *args: Any, **kwargs: Any) -> Any:
+            await self._before_write()  # autoflush
+            return await super().get(*args, **kwargs)
 
     async def flush(self, objects: Any = None) -> None:
         await self._before_write()
