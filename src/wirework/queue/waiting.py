@@ -21,39 +21,50 @@ class Completions:
         self.poll_interval = poll_interval
         self._waiters: dict[uuid.UUID, list[asyncio.Future[None]]] = {}
 
+    def expect(self, execution_id: uuid.UUID) -> asyncio.Future[None]:
+        """A future this process resolves when it finishes running the execution; take it
+        before handing the execution to an executor, so a fast run cannot finish unseen."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(execution_id, []).append(waiter)
+        return waiter
+
     def notify(self, execution_id: uuid.UUID) -> None:
-        """This process finished running the execution (or stopped: the waiter re-reads it)."""
+        """This process stopped running the execution (finished, waiting, or handed back)."""
         for waiter in self._waiters.pop(execution_id, []):
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def wait(self, db: Database, execution_id: uuid.UUID, seconds: float) -> ExecutionStatus | None:
+    async def wait(
+        self,
+        db: Database,
+        execution_id: uuid.UUID,
+        seconds: float,
+        expected: asyncio.Future[None] | None = None,
+    ) -> ExecutionStatus | None:
         """The execution's status once it finished or waits; None if `seconds` passed first."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         delay = self.poll_interval / 8
-        while True:
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.setdefault(execution_id, []).append(waiter)
-            async with db.session() as session:
-                state = (
-                    await session.execute(select(Execution.status).where(Execution.id == execution_id))
-                ).scalar()
-            if state is None or state.finished or state == ExecutionStatus.waiting:
-                self._discard(execution_id, waiter)
-                return state
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                self._discard(execution_id, waiter)
-                return None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, min(delay, remaining))
-            self._discard(execution_id, waiter)
-            delay = min(delay * 2, self.poll_interval * 4)
-
-    def _discard(self, execution_id: uuid.UUID, waiter: asyncio.Future[None]) -> None:
-        waiters = self._waiters.get(execution_id)
-        if waiters and waiter in waiters:
-            waiters.remove(waiter)
-            if not waiters:
-                del self._waiters[execution_id]
+        waiter = expected or self.expect(execution_id)
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(waiter), max(0.0, min(delay, remaining)))
+                async with db.session() as session:
+                    state = (
+                        await session.execute(select(Execution.status).where(Execution.id == execution_id))
+                    ).scalar_one_or_none()
+                if state is None or state.finished or state == ExecutionStatus.waiting:
+                    return state
+                if loop.time() >= deadline:
+                    return None
+                if waiter.done():  # run here but not finished (lease lost, handed back): poll on
+                    waiter = self.expect(execution_id)
+                delay = min(delay * 2, self.poll_interval * 4)
+        finally:
+            waiters = self._waiters.get(execution_id)
+            if waiters and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiters[execution_id]

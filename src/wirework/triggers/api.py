@@ -90,13 +90,14 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
     )
     execution_id = execution.id
     await session.commit()
+    completions: Completions = request.app.state.platform.completions
+    finished = None if target.response_mode == ResponseMode.immediately else completions.expect(execution_id)
     request.app.state.executor.submit(execution_id)
     if target.draft is not None:
         request.app.state.webhook_tests.received(target.workflow_id, execution_id)
     if target.response_mode == ResponseMode.immediately:
         return JSONResponse({"execution_id": str(execution_id)}, status_code=status.HTTP_202_ACCEPTED)
-    completions: Completions = request.app.state.platform.completions
-    state = await completions.wait(request.app.state.db, execution_id, target.timeout_s)
+    state = await completions.wait(request.app.state.db, execution_id, target.timeout_s, finished)
     if state is None or state == ExecutionStatus.waiting:
         raise GatewayTimeout(
             f"The workflow did not finish within {target.timeout_s} s; execution {execution_id} goes on.",
