@@ -185,3 +185,48 @@ async def test_killed_worker_loses_nothing_and_repeats_nothing(
         assert len(owners & pids) >= 2  # the work was really shared between worker processes
         doubles = sorted(output["main"][0]["double"] for output in results)
         assert doubles == [2 * n for n in range(CALLS)]
+
+
+async def test_sigterm_hands_running_work_back_at_once(tmp_path: Path, shared_db: str) -> None:
+    broker = os.environ.get("WIREWORK_TEST_REDIS_URL") or os.environ.get("WIREWORK_TEST_AMQP_URL")
+    if not broker:
+        pytest.skip("no broker URL set (CI sets them)")
+    await clear_broker(broker)
+    env = {
+        "WIREWORK_DATABASE_URL": shared_db,
+        "WIREWORK_BROKER_URL": broker,
+        "WIREWORK_SECRET_KEY": "worker-test-" + "k" * 32,
+        "WIREWORK_EXECUTION_LEASE_S": "60",  # far longer than the test: only a hand-back frees it
+        "WIREWORK_SHUTDOWN_GRACE_S": "0.5",
+    }
+    db = Database(shared_db)
+    with running_server(tmp_path, **env) as (url, _):
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            signup = await client.post(
+                "/api/v1/auth/signup",
+                json={"email": "ops@example.com", "username": "ops", "password": "correct horse battery"},
+            )
+            headers = {"authorization": f"Bearer {signup.json()['session']['token']}"}
+            definition = chain(
+                node("hook", "core.webhook", {"path": "slow"}),
+                node("nap", "core.code", {"code": "import time\ntime.sleep(3)\nreturn items"}),
+            )
+            created = await client.post(
+                "/api/v1/workflows", json={"name": "slow", "definition": definition}, headers=headers
+            )
+            await client.post(f"/api/v1/workflows/{created.json()['id']}/activate", headers=headers)
+            with workers(tmp_path, env, 1) as first:
+                await client.post("/webhook/slow", json={})
+                async with asyncio.timeout(20):
+                    while (await counts(db)).get(ExecutionStatus.running, 0) != 1:
+                        await asyncio.sleep(0.1)
+                first[0].send_signal(signal.SIGTERM)
+                assert first[0].wait(timeout=15) == 0
+            async with db.session() as session:
+                execution = (await session.execute(select(Execution))).scalar_one()
+            assert execution.status == ExecutionStatus.running  # not cancelled: handed back
+            with workers(tmp_path, env, 1):
+                async with asyncio.timeout(30):  # well before the 60 s lease would expire
+                    while (await counts(db)).get(ExecutionStatus.completed, 0) != 1:
+                        await asyncio.sleep(0.2)
+    await db.dispose()

@@ -13,6 +13,7 @@ import signal
 
 import structlog
 
+import wirework.models  # noqa: F401 - every table, so foreign keys resolve in this process
 from wirework.db import migrate
 from wirework.db.engine import Database
 from wirework.queue.broker import consume, make_broker

@@ -3,17 +3,19 @@ services nodes use (credentials, the HTTP policy, sub-workflows)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped
+from wirework.db.types import utcnow
 from wirework.engine import executions
 from wirework.engine.errors import NodeError, ParameterError
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
@@ -197,5 +199,27 @@ async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutc
                     await session.commit()
                     outcome.follow_ups.extend(started)
         return outcome
+    except asyncio.CancelledError:  # shutting down: let another process resume it now
+        await hand_back(platform.db, execution_id, platform.owner)
+        raise
     finally:
         platform.completions.notify(execution_id)
+
+
+async def hand_back(db: Database, execution_id: uuid.UUID, owner: str) -> None:
+    """End our lease on a running execution at once, instead of letting it expire: another
+    process claims it and resumes from its last finished node."""
+    try:
+        async with db.session() as session:
+            await session.execute(
+                update(Execution)
+                .where(
+                    Execution.id == execution_id,
+                    Execution.lease_owner == owner,
+                    Execution.status == ExecutionStatus.running,
+                )
+                .values(lease_expires_at=utcnow())
+            )
+            await session.commit()
+    except Exception:  # the lease still expires on its own
+        log.warning("hand_back_failed", execution_id=str(execution_id))
