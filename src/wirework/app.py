@@ -28,7 +28,7 @@ from wirework.security.ratelimit import SlidingWindowLimiter
 from wirework.settings import Settings, get_settings
 from wirework.triggers.api import routers as trigger_routers
 from wirework.triggers.schedules import Scheduler
-from wirework.triggers.webhooks import TestListeners
+from wirework.triggers.webhooks import TargetCache, TestListeners
 from wirework.web import mount_web
 from wirework.workflows import runtime
 from wirework.workflows import service as workflow_service
@@ -121,6 +121,7 @@ def create_app(
     app.state.executor = executor
     app.state.scheduler = scheduler
     app.state.webhook_tests = TestListeners()
+    app.state.webhook_cache = TargetCache()
     app.state.webhook_limiter = (
         SlidingWindowLimiter(settings.webhook_rate_limit, 60) if settings.webhook_rate_limit else None
     )

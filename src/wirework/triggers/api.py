@@ -20,6 +20,7 @@ from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.deps import SessionDep
+from wirework.engine import executions
 from wirework.engine.models import Execution, ExecutionStatus, TriggerType
 from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed
 from wirework.problems import problem_responses
@@ -48,7 +49,7 @@ routers = [public_router, webhooks_router, schedules_router, listen_router]
 async def call_webhook(path: str, request: Request, session: SessionDep) -> Response:
     """Run the active workflow listening on this path and method."""
     method = webhooks.method_of(request)
-    target = await webhooks.find(session, method, path.strip("/"))
+    target = await webhooks.find(session, method, path.strip("/"), request.app.state.webhook_cache)
     return await _run_webhook(request, session, target, path.strip("/"))
 
 
@@ -75,19 +76,29 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
     await webhooks.check_auth(session, request.app.state.vault, target, request, body)
     item = await webhooks.request_item(request, path, body, limit)
     webhooks.strip_auth_header(item, target)
-    workflow = await session.get(Workflow, target.workflow_id)
-    assert workflow is not None  # webhook rows and listeners belong to existing workflows
-    execution = await workflows.start_run(
-        session,
-        workflow,
-        version=None,
-        input_items=[item],
-        pinned=None,
-        start=target.node_id,
-        user_id=None,
-        trigger_type=TriggerType.webhook,
-        draft=target.draft,
-    )
+    if target.version_id is not None:  # a registered webhook: its version is known
+        execution = await executions.create_execution(
+            session,
+            org_id=target.org_id,
+            workflow_id=target.workflow_id,
+            version_id=target.version_id,
+            trigger_type=TriggerType.webhook,
+            input_items=[item],
+            options={"start": target.node_id},
+        )
+    else:  # a test call: the draft, on top of the current version
+        workflow = await get_scoped(session, Workflow, target.workflow_id, target.org_id)
+        execution = await workflows.start_run(
+            session,
+            workflow,
+            version=None,
+            input_items=[item],
+            pinned=None,
+            start=target.node_id,
+            user_id=None,
+            trigger_type=TriggerType.webhook,
+            draft=target.draft,
+        )
     execution_id = execution.id
     await session.commit()
     completions: Completions = request.app.state.platform.completions

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from wirework.security.vault import Vault
 from wirework.triggers.models import ResponseMode, Webhook, WebhookAuth, WebhookMethod
 from wirework.triggers.service import DEFAULT_AUTH_HEADER
 from wirework.workflows import service
-from wirework.workflows.models import Credential
+from wirework.workflows.models import Credential, Workflow, WorkflowVersion
 
 TEST_LISTEN_S = 120
 # Never copied into the execution's items: they carry the caller's secrets.
@@ -50,6 +51,7 @@ class Target:
     auth_header: str | None
     response_mode: ResponseMode
     timeout_s: int
+    version_id: uuid.UUID | None = None
     draft: dict[str, Any] | None = None
 
 
@@ -123,14 +125,53 @@ class TestListeners:
             listener.execution_id = execution_id
 
 
-async def find(session: AsyncSession, method: str, path: str) -> Target:
-    """The active webhook on this path and method: 404 if no method has it, 405 if another does."""
-    rows = list((await session.execute(select(Webhook).where(Webhook.path == path))).scalars())
+class TargetCache:
+    """Recently found webhooks of this process, for `CACHE_S` seconds: a hot webhook then costs
+    no lookup. Activation changes in this process clear it; those made through another process
+    are seen within `CACHE_S`."""
+
+    CACHE_S = 1.0
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, Target]] = {}
+
+    def get(self, method: str, path: str) -> Target | None:
+        entry = self._entries.get((method, path))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, method: str, path: str, target: Target) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[(method, path)] = (time.monotonic() + self.CACHE_S, target)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def find(session: AsyncSession, method: str, path: str, cache: TargetCache | None = None) -> Target:
+    """The active webhook on this path and method, with the workflow's current version:
+    404 if no method has the path, 405 if another method does."""
+    cached = cache.get(method, path) if cache else None
+    if cached is not None:
+        return cached
+    rows = (
+        await session.execute(
+            select(Webhook, WorkflowVersion.id)
+            .join(Workflow, Workflow.id == Webhook.workflow_id)
+            .join(
+                WorkflowVersion,
+                (WorkflowVersion.workflow_id == Workflow.id) & (WorkflowVersion.version == Workflow.version),
+            )
+            .where(Webhook.path == path)
+        )
+    ).all()
     if not rows:
         raise NotFound(f"No active workflow listens on /webhook/{path}.")
-    for row in rows:
+    for row, version_id in rows:
         if row.method.value == method:
-            return Target(
+            target = Target(
                 org_id=row.org_id,
                 workflow_id=row.workflow_id,
                 node_id=row.node_id,
@@ -139,8 +180,12 @@ async def find(session: AsyncSession, method: str, path: str) -> Target:
                 auth_header=row.auth_header,
                 response_mode=row.response_mode,
                 timeout_s=row.timeout_s,
+                version_id=version_id,
             )
-    allowed = ", ".join(sorted(r.method.value for r in rows))
+            if cache:
+                cache.put(method, path, target)
+            return target
+    allowed = ", ".join(sorted(r.method.value for r, _ in rows))
     raise MethodNotAllowed(f"/webhook/{path} accepts {allowed}, not {method}.", headers={"Allow": allowed})
 
 

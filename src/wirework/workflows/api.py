@@ -107,6 +107,7 @@ async def _commit_triggers(request: Request, session: SessionDep, workflow: Work
     await triggers.sync_triggers(session, workflow, user_id=principal.user.id)
     await session.commit()
     request.app.state.scheduler.poke()
+    request.app.state.webhook_cache.clear()
 
 
 # ---------------------------------------------------------------- workflows
@@ -223,10 +224,16 @@ async def update_workflow(
 
 @workflows_router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_workflow(
-    workflow_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
+    workflow_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
 ) -> Response:
-    """Delete a workflow with its versions and executions."""
-    return await _delete(principal, session, Workflow, workflow_id, org_id)
+    """Delete a workflow with its versions, executions and triggers."""
+    response = await _delete(principal, session, Workflow, workflow_id, org_id)
+    request.app.state.webhook_cache.clear()
+    return response
 
 
 @workflows_router.post(
