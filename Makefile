@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test lint bench schema-doc clean
+.PHONY: install run test lint bench schema-doc clean web frontend-test
 
 install: $(STAMP)
 
@@ -14,7 +14,35 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-run: install
+# The web UI: `npm ci` when node_modules is missing or older than the lock file, then a build
+# when the bundle is missing or older than any source file.
+FRONTEND := frontend
+WEB_DIST := src/wirework/web/dist/index.html
+WEB_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(wildcard $(FRONTEND)/index.html \
+	$(FRONTEND)/package.json $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json)
+
+# Without npm these say so and go on: the server then answers / with how to build the UI.
+NPM := $(shell command -v npm 2>/dev/null)
+NO_NPM = echo "make: npm not found: skipping $@ (the web UI needs Node.js 20 and npm)"
+
+ifeq ($(NPM),)
+web frontend-test:
+	@$(NO_NPM)
+else
+web: $(WEB_DIST)
+
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(WEB_DIST): $(FRONTEND)/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd $(FRONTEND) && npm run build
+
+frontend-test: $(FRONTEND)/node_modules/.package-lock.json
+	cd $(FRONTEND) && npx vitest run
+endif
+
+run: install web
 	$(BIN)/wirework serve
 
 lint: install
@@ -22,7 +50,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint web frontend-test
 	$(BIN)/pytest
 
 bench: install

@@ -1,0 +1,60 @@
+// The app: session gate, the shell with its navigation, and the routes.
+import { lazy, Suspense, useEffect, type ReactNode } from "react";
+import { SessionProvider, useSession } from "./auth/session";
+import { AuthPage } from "./pages/AuthPage";
+import { Shell } from "./layout/Shell";
+import { matchPath, navigate, useLocation } from "./lib/router";
+import { WorkflowsPage } from "./pages/WorkflowsPage";
+import { ExecutionsPage } from "./pages/ExecutionsPage";
+import { CredentialsPage } from "./pages/CredentialsPage";
+import { VariablesPage } from "./pages/VariablesPage";
+import { TemplatesPage } from "./pages/TemplatesPage";
+import { ApiKeysPage } from "./pages/ApiKeysPage";
+
+// The editor (React Flow) loads only when a workflow is opened.
+const EditorPage = lazy(() => import("./editor/EditorPage"));
+
+export function App() {
+  return (
+    <SessionProvider>
+      <Routes />
+    </SessionProvider>
+  );
+}
+
+function Loading() {
+  return <div className="loading">Loading…</div>;
+}
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, true), [to]);
+  return <Loading />;
+}
+
+function Routes() {
+  const { me, loading, orgVersion } = useSession();
+  const { path } = useLocation();
+  if (loading) return <Loading />;
+  if (!me) {
+    return <AuthPage mode={path === "/signup" ? "signup" : "login"} />;
+  }
+  if (path === "/login" || path === "/signup" || path === "/") return <Redirect to="/workflows" />;
+  let page: ReactNode;
+  let params: Record<string, string> | null;
+  if ((params = matchPath("/workflows/:id", path))) {
+    page = <EditorPage key={`${params.id}-${orgVersion}`} workflowId={params.id} />;
+  } else if ((params = matchPath("/executions/:id", path))) {
+    page = <EditorPage key={`x-${params.id}-${orgVersion}`} executionId={params.id} />;
+  } else if (path === "/executions") page = <ExecutionsPage key={orgVersion} />;
+  else if (path === "/credentials") page = <CredentialsPage key={orgVersion} />;
+  else if (path === "/variables") page = <VariablesPage key={orgVersion} />;
+  else if (path === "/templates") page = <TemplatesPage key={orgVersion} />;
+  else if (path === "/api-keys") page = <ApiKeysPage key={orgVersion} />;
+  else if (path === "/workflows") page = <WorkflowsPage key={orgVersion} />;
+  else page = <div className="page"><h1>Not found</h1><p>Nothing lives at {path}.</p></div>;
+  return (
+    <Shell>
+      <Suspense fallback={<Loading />}>{page}</Suspense>
+    </Shell>
+  );
+}

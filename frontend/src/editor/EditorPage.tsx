@@ -1,0 +1,469 @@
+// The workflow editor: canvas, palette, node panel, save (a new version each time), run, versions,
+// and the read-only view of one execution (`executionId`).
+import "@xyflow/react/dist/style.css";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import {
+  Background,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  ReactFlowProvider,
+  useEdgesState,
+  useNodesState,
+  useReactFlow,
+} from "@xyflow/react";
+import { api, ApiError, errorMessage } from "../api/client";
+import type { Definition, Execution, ExecutionDetail, NodeOutputs, NodeType, Version, VersionDetail, WorkflowDetail } from "../api/types";
+import { edgeItemCount, latestRuns, previewContextFor } from "../lib/runData";
+import { toCanvas, toDefinition, type CanvasEdge, type CanvasNode } from "../lib/graph";
+import { Link, navigate } from "../lib/router";
+import { EditorContext, type EditorInfo } from "./context";
+import { EditorBar } from "./EditorBar";
+import { NodePanel } from "./NodePanel";
+import { Palette } from "./Palette";
+import { VersionsPanel } from "./VersionsPanel";
+import { WorkflowNode } from "./WorkflowNode";
+import { WorkflowSettings } from "./WorkflowSettings";
+import { useCanvasEditing } from "./useCanvasEditing";
+import { useEditorShortcuts } from "./useEditorShortcuts";
+import { useUndoHistory } from "./useUndoHistory";
+import { useWebhookTest } from "./useWebhookTest";
+import { loadPins, loadTestInput, savePins, saveTestInput } from "./localDraft";
+
+const NODE_TYPES = { wirework: WorkflowNode };
+const EDGE_LABEL = { fill: "#1f9d55", fontWeight: 600, fontSize: 11 };
+const EDGE_LABEL_BG = { fill: "#f5f6f8" };
+const FIT_OPTIONS = { maxZoom: 1.2, padding: 0.2 };
+const FINISHED = new Set(["completed", "failed", "cancelled", "waiting"]);
+
+interface Props {
+  workflowId?: string;
+  executionId?: string;
+}
+
+export default function EditorPage(props: Props) {
+  return (
+    <ReactFlowProvider>
+      <Editor {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
+  const flow = useReactFlow<CanvasNode, CanvasEdge>();
+  const [types, setTypes] = useState<NodeType[]>([]);
+  const [workflow, setWorkflow] = useState<WorkflowDetail | null>(null);
+  const [nodes, setNodes, onNodesChange] = useNodesState<CanvasNode>([]);
+  const [edges, setEdges, onEdgesChange] = useEdgesState<CanvasEdge>([]);
+  const [settings, setSettings] = useState<Definition["settings"]>(undefined);
+  const [loaded, setLoaded] = useState(false);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [dirty, setDirty] = useState(false);
+  const [execution, setExecution] = useState<ExecutionDetail | null>(null);
+  const [nodeErrors, setNodeErrors] = useState<Record<string, string[]>>({});
+  const [banner, setBanner] = useState<{ kind: "error" | "info"; text: string; list?: string[] } | null>(null);
+  const [busy, setBusy] = useState<"save" | "run" | null>(null);
+  const [showVersions, setShowVersions] = useState(false);
+  const [showPalette, setShowPalette] = useState(true);
+  const [showSettings, setShowSettings] = useState(false);
+  const [versionsKey, setVersionsKey] = useState(0);
+  const [viewing, setViewing] = useState<{ version: VersionDetail; draft: { nodes: CanvasNode[]; edges: CanvasEdge[] } } | null>(null);
+  const [pins, setPins] = useState<Record<string, NodeOutputs>>({});
+  const [testInput, setTestInput] = useState("[{}]");
+  const followRef = useRef<(id: string) => Promise<void>>(async () => undefined);
+  /** Fit the view on opening only when there is something to fit (an empty canvas stays at 100%). */
+  const fitOnOpen = useRef<boolean | null>(null);
+
+  const workflowId = routeWorkflowId ?? workflow?.id ?? null;
+  const readOnly = Boolean(executionId) || Boolean(viewing);
+  const nodesRef = useRef(nodes);
+  const edgesRef = useRef(edges);
+  nodesRef.current = nodes;
+  edgesRef.current = edges;
+
+  const history = useUndoHistory(
+    () => ({ nodes: nodesRef.current, edges: edgesRef.current }),
+    (snap) => {
+      setNodes(snap.nodes);
+      setEdges(snap.edges);
+      setDirty(true);
+    },
+  );
+  const checkpoint = useCallback(
+    (key?: string) => {
+      history.checkpoint(key);
+      setDirty(true);
+    },
+    [history],
+  );
+
+  // ------------------------------------------------------------ loading
+
+  const showDefinition = useCallback((definition: Definition | null) => {
+    const canvas = toCanvas(definition);
+    setNodes(canvas.nodes);
+    setEdges(canvas.edges);
+    setSettings(definition?.settings);
+  }, [setNodes, setEdges]);
+
+  const loadExecution = useCallback(async (id: string) => {
+    const detail = await api.get<ExecutionDetail>(`executions/${id}`);
+    setExecution(detail);
+    return detail;
+  }, []);
+
+  useEffect(() => {
+    let cancelled = false;
+    (async () => {
+      try {
+        const nodeTypes = await api.get<NodeType[]>("node-types");
+        if (cancelled) return;
+        setTypes(nodeTypes);
+        if (executionId) {
+          const detail = await loadExecution(executionId);
+          const wf = await api.get<WorkflowDetail>(`workflows/${detail.workflow_id}`);
+          const versions = await api.get<Version[]>(`workflows/${wf.id}/versions`);
+          const version = versions.find((v) => v.id === detail.version_id);
+          const definition = version ? (await api.get<VersionDetail>(`workflows/${wf.id}/versions/${version.version}`)).definition : wf.definition;
+          if (cancelled) return;
+          setWorkflow(wf);
+          showDefinition(definition);
+          if (!FINISHED.has(detail.status)) void followRef.current(detail.id);
+        } else if (routeWorkflowId) {
+          const wf = await api.get<WorkflowDetail>(`workflows/${routeWorkflowId}`);
+          if (cancelled) return;
+          setWorkflow(wf);
+          showDefinition(wf.definition);
+          setPins(loadPins(wf.id));
+          setTestInput(loadTestInput(wf.id));
+          if (wf.last_run) await loadExecution(wf.last_run.id).catch(() => undefined);
+        }
+        if (!cancelled) setLoaded(true);
+      } catch (e) {
+        if (!cancelled) setLoadError(errorMessage(e));
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [routeWorkflowId, executionId, loadExecution, showDefinition]);
+
+  // Warn before leaving with unsaved changes.
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
+
+  // ------------------------------------------------------------ editing
+
+  const typeMap = useMemo(() => new Map(types.map((t) => [t.type, t])), [types]);
+
+  const clearNodeErrors = useCallback((id: string) => {
+    setNodeErrors((errs) => {
+      if (!errs[id]) return errs;
+      const rest = { ...errs };
+      delete rest[id];
+      return rest;
+    });
+  }, []);
+  const editing = useCanvasEditing({ typeMap, nodesRef, edgesRef, setNodes, setEdges, checkpoint, onNodeEdited: clearNodeErrors });
+  const { addNode, onDrop, onConnect, isValidConnection, updateNode } = editing;
+
+  // ------------------------------------------------------------ saving and running
+
+  const currentDefinition = useCallback(() => toDefinition(nodesRef.current, edgesRef.current, settings), [settings]);
+
+  /** A 422 on the definition: errors go on their nodes, the rest in the banner. */
+  const showInvalid = useCallback((e: ApiError, prefix = "Invalid workflow") => {
+    setNodeErrors(e.nodeErrors());
+    const general = e.errors.filter((x) => !x.node_id).map((x) => `${x.field ?? x.loc.join(".")}: ${x.msg}`);
+    setBanner({ kind: "error", text: `${prefix}: ${e.detail}`, list: general });
+  }, []);
+
+  const save = useCallback(async (): Promise<boolean> => {
+    if (!workflowId || readOnly) return false;
+    setBusy("save");
+    try {
+      const version = await api.post<VersionDetail>(`workflows/${workflowId}/versions`, { definition: currentDefinition() });
+      setWorkflow((w) => (w ? { ...w, version: version.version } : w));
+      setDirty(false);
+      setNodeErrors({});
+      setBanner({ kind: "info", text: `Saved as version ${version.version}.` });
+      setVersionsKey((k) => k + 1);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 422) showInvalid(e, "Not saved");
+      else setBanner({ kind: "error", text: `Not saved: ${errorMessage(e)}` });
+      return false;
+    } finally {
+      setBusy(null);
+    }
+  }, [workflowId, readOnly, currentDefinition, showInvalid]);
+
+  const follow = useCallback(async (id: string) => {
+    for (let i = 0; i < 600; i++) {
+      const detail = await loadExecution(id);
+      if (FINISHED.has(detail.status)) {
+        setBanner(detail.status === "failed"
+          ? { kind: "error", text: `The run failed${detail.error_node ? ` at ${detail.error_node}` : ""}: ${detail.error ?? ""}` }
+          : { kind: "info", text: `Run ${detail.status}.` });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }, [loadExecution]);
+
+  const pinnedForRun = useCallback(() => {
+    const ids = new Set(nodesRef.current.map((n) => n.id));
+    const entries = Object.entries(pins).filter(([id]) => ids.has(id));
+    return entries.length ? Object.fromEntries(entries) : null;
+  }, [pins]);
+
+  const execute = useCallback(async () => {
+    if (!workflowId || readOnly) return;
+    let input: unknown;
+    try {
+      input = JSON.parse(testInput || "[]");
+      if (!Array.isArray(input)) input = [input];
+    } catch {
+      setBanner({ kind: "error", text: "The trigger's test input is not valid JSON." });
+      return;
+    }
+    if ((dirty || !workflow?.version) && !(await save())) return;
+    setBusy("run");
+    setBanner({ kind: "info", text: "Running…" });
+    try {
+      const started = await api.post<Execution>(`workflows/${workflowId}/run`, { input, pinned: pinnedForRun(), wait_s: 10 });
+      await follow(started.id);
+      setWorkflow((w) => (w ? { ...w, last_run: { id: started.id, status: started.status, created_at: started.created_at } } : w));
+    } catch (e) {
+      setBanner({ kind: "error", text: `Could not run: ${errorMessage(e)}` });
+    } finally {
+      setBusy(null);
+    }
+  }, [workflowId, readOnly, testInput, dirty, workflow, save, pinnedForRun, follow]);
+
+  const executeFrom = useCallback(async (nodeId: string) => {
+    if (!execution) return;
+    if (dirty && !(await save())) return;
+    setBusy("run");
+    try {
+      const started = await api.post<Execution>(`executions/${execution.id}/rerun`, { node: nodeId });
+      await follow(started.id);
+    } catch (e) {
+      setBanner({ kind: "error", text: `Could not run from this node: ${errorMessage(e)}` });
+    } finally {
+      setBusy(null);
+    }
+  }, [execution, dirty, save, follow]);
+
+  const runs = useMemo(() => latestRuns(execution), [execution]);
+  followRef.current = follow;
+
+  // Edges that carried items in the run shown say how many, like n8n.
+  const shownEdges = useMemo(() => {
+    if (!runs.size) return edges;
+    return edges.map((e) => {
+      const count = edgeItemCount(runs, e);
+      return count ? { ...e, label: `${count} item${count === 1 ? "" : "s"}`, className: "edge-ran", labelStyle: EDGE_LABEL, labelBgStyle: EDGE_LABEL_BG } : e;
+    });
+  }, [edges, runs]);
+
+  const prepareTestCall = useCallback(async () => (workflow?.version ? true : save()), [workflow, save]);
+  const showReceived = useCallback((id: string) => void follow(id), [follow]);
+  const webhookTest = useWebhookTest({ workflowId, definition: currentDefinition, prepare: prepareTestCall, onReceived: showReceived, onInvalid: showInvalid });
+
+  const togglePin = useCallback((nodeId: string) => {
+    if (!workflowId) return;
+    setPins((old) => {
+      const next = { ...old };
+      if (next[nodeId]) delete next[nodeId];
+      else {
+        const outputs = runs.get(nodeId)?.output_data ?? {};
+        next[nodeId] = Object.fromEntries(Object.entries(outputs).filter(([k]) => !k.startsWith("$")));
+      }
+      savePins(workflowId, next);
+      return next;
+    });
+  }, [workflowId, runs]);
+
+  const renameWorkflow = useCallback(async (name: string) => {
+    if (!workflow || !name.trim() || name === workflow.name) return;
+    try {
+      setWorkflow(await api.patch<WorkflowDetail>(`workflows/${workflow.id}`, { name: name.trim() }));
+    } catch (e) {
+      setBanner({ kind: "error", text: errorMessage(e) });
+    }
+  }, [workflow]);
+
+  const toggleActive = useCallback(async () => {
+    if (!workflow) return;
+    try {
+      const updated = await api.post<WorkflowDetail>(`workflows/${workflow.id}/${workflow.is_active ? "deactivate" : "activate"}`);
+      setWorkflow((w) => (w ? { ...w, is_active: updated.is_active } : w));
+    } catch (e) {
+      setBanner({ kind: "error", text: errorMessage(e) });
+    }
+  }, [workflow]);
+
+  useEditorShortcuts({
+    readOnly,
+    save: () => void save(),
+    execute: () => void execute(),
+    fitView: () => void flow.fitView({ ...FIT_OPTIONS, duration: 200 }),
+    undo: history.undo,
+    redo: history.redo,
+    ...editing,
+  });
+
+  // ------------------------------------------------------------ view
+
+  const info: EditorInfo = useMemo(
+    () => ({ types: typeMap, runs, errors: nodeErrors, pinned: new Set(Object.keys(pins)), readOnly }),
+    [typeMap, runs, nodeErrors, pins, readOnly],
+  );
+
+  const selected = nodes.filter((n) => n.selected);
+  const panelNode = selected.length === 1 ? selected[0] : null;
+
+  const previewContext = useMemo(
+    () => panelNode && previewContextFor(panelNode.id, execution, runs, edges, Boolean(typeMap.get(panelNode.data.type)?.is_trigger), { id: workflow?.id, name: workflow?.name }),
+    [panelNode, execution, runs, edges, typeMap, workflow],
+  );
+
+  if (loadError) return <div className="page"><div className="alert alert-error">{loadError}</div><Link to="/workflows">Back to workflows</Link></div>;
+  if (!loaded) return <div className="loading">Loading editor…</div>;
+  fitOnOpen.current ??= nodes.length > 0;
+
+  return (
+    <EditorContext.Provider value={info}>
+      <div className="editor">
+        <EditorBar
+          workflow={workflow}
+          execution={execution}
+          executionId={executionId}
+          dirty={dirty}
+          readOnly={readOnly}
+          busy={busy}
+          canUndo={history.canUndo}
+          canRedo={history.canRedo}
+          onUndo={history.undo}
+          onRedo={history.redo}
+          onRename={(name) => void renameWorkflow(name)}
+          onToggleActive={() => void toggleActive()}
+          onSettings={() => setShowSettings(true)}
+          onVersions={() => setShowVersions((v) => !v)}
+          onSave={() => void save()}
+          onExecute={() => void execute()}
+          onRetry={() => void api.post<Execution>(`executions/${executionId}/retry`).then((x) => navigate(`/executions/${x.id}`), (e) => setBanner({ kind: "error", text: errorMessage(e) }))}
+          onCancel={() => void api.post(`executions/${executionId}/cancel`).then(() => loadExecution(executionId!), (e) => setBanner({ kind: "error", text: errorMessage(e) }))}
+        />
+        {viewing && (
+          <div className="alert alert-info banner">
+            Viewing version {viewing.version.version} (read-only).
+            <button className="btn btn-small" onClick={() => { setNodes(viewing.draft.nodes); setEdges(viewing.draft.edges); setViewing(null); }}>Back to editing</button>
+          </div>
+        )}
+        {banner && (
+          <div className={`alert ${banner.kind === "error" ? "alert-error" : "alert-info"} banner`} role={banner.kind === "error" ? "alert" : "status"} data-testid="editor-banner">
+            <span>{banner.text}</span>
+            {banner.list?.map((t) => <div key={t}>{t}</div>)}
+            <button className="btn-icon" aria-label="Dismiss" onClick={() => setBanner(null)}>×</button>
+          </div>
+        )}
+        <div className="editor-body">
+          {!readOnly && showPalette && <Palette types={types} onAdd={(t) => addNode(t)} onHide={() => setShowPalette(false)} />}
+          <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop} data-testid="canvas">
+            <ReactFlow<CanvasNode, CanvasEdge>
+              nodes={nodes}
+              edges={shownEdges}
+              nodeTypes={NODE_TYPES}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onConnect={onConnect}
+              isValidConnection={isValidConnection}
+              onNodeDragStart={() => checkpoint()}
+              onSelectionDragStart={() => checkpoint()}
+              nodesDraggable={!readOnly}
+              nodesConnectable={!readOnly}
+              edgesReconnectable={false}
+              deleteKeyCode={null}
+              multiSelectionKeyCode={["Shift", "Meta", "Control"]}
+              selectionKeyCode="Shift"
+              fitView={fitOnOpen.current}
+              fitViewOptions={FIT_OPTIONS}
+              minZoom={0.05}
+              defaultEdgeOptions={{ type: "smoothstep" }}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background gap={20} />
+              <Controls showInteractive={false} fitViewOptions={FIT_OPTIONS} />
+              {nodes.length <= 400 && <MiniMap pannable zoomable nodeColor="#cbd5e1" nodeStrokeWidth={0} className="minimap" />}
+            </ReactFlow>
+            {!readOnly && !showPalette && (
+              <button className="btn palette-open" onClick={() => setShowPalette(true)} aria-label="Show nodes">+ Nodes</button>
+            )}
+            {nodes.length === 0 && !readOnly && (
+              <div className="canvas-hint">Drag a trigger from the list on the left to start, then add nodes and connect them. Press ? in the top bar for keyboard shortcuts.</div>
+            )}
+          </div>
+          {panelNode && (
+            <NodePanel
+              key={panelNode.id}
+              node={panelNode}
+              type={typeMap.get(panelNode.data.type)}
+              run={runs.get(panelNode.id)}
+              errors={nodeErrors[panelNode.id] ?? []}
+              context={previewContext}
+              readOnly={readOnly}
+              pinned={Boolean(pins[panelNode.id])}
+              testInput={testInput}
+              onTestInput={(text) => { setTestInput(text); if (workflowId) saveTestInput(workflowId, text); }}
+              onChange={(patch, key) => updateNode(panelNode.id, patch, key)}
+              onExecuteFrom={!readOnly && execution ? () => void executeFrom(panelNode.id) : null}
+              onTogglePin={!readOnly && (runs.get(panelNode.id)?.output_data || pins[panelNode.id]) ? () => togglePin(panelNode.id) : null}
+              defaultTimezone={settings?.timezone ?? "UTC"}
+              activeWorkflowId={workflow?.is_active ? workflow.id : null}
+              webhookTest={webhookTest}
+              onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))}
+            />
+          )}
+          {showVersions && workflowId && !executionId && (
+            <VersionsPanel
+              workflowId={workflowId}
+              current={workflow?.version ?? 0}
+              refreshKey={versionsKey}
+              onClose={() => setShowVersions(false)}
+              onView={(version) => {
+                setViewing((v) => ({ version, draft: v?.draft ?? { nodes: nodesRef.current, edges: edgesRef.current } }));
+                showDefinition(version.definition);
+                window.setTimeout(() => void flow.fitView(FIT_OPTIONS), 50);
+              }}
+              onRestored={(version) => {
+                setViewing(null);
+                showDefinition(version.definition);
+                setWorkflow((w) => (w ? { ...w, version: version.version } : w));
+                setDirty(false);
+                setVersionsKey((k) => k + 1);
+                setBanner({ kind: "info", text: `Restored as version ${version.version}.` });
+              }}
+            />
+          )}
+        </div>
+      </div>
+      {showSettings && workflow && (
+        <WorkflowSettings workflow={workflow} settings={settings} onClose={() => setShowSettings(false)}
+          onSaved={(updated, next) => {
+            setWorkflow((w) => (w ? { ...w, description: updated.description, tags: updated.tags } : w));
+            if (JSON.stringify(next) !== JSON.stringify({ timezone: "UTC", timeout_s: 3600, error_workflow_id: null, ...settings })) {
+              setSettings(next);
+              setDirty(true);
+            }
+            setShowSettings(false);
+          }} />
+      )}
+    </EditorContext.Provider>
+  );
+}
