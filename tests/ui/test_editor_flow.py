@@ -1,38 +1,37 @@
-"""A new user builds, saves and runs a workflow in the browser, then finds the run's data.
-
-The trigger is isolated in `TRIGGER`, `FIELDS`, `prepare_trigger` and `fire_trigger`: switching
-the scenario to a webhook trigger (core.webhook, whose item has the posted JSON under `body`)
-changes only those four (see tests/ui/test_triggers.py for the webhook steps).
-"""
+"""A new user builds a webhook → IF → two Set nodes workflow in the browser, saves and
+activates it, calls the webhook with requests that take both branches, and finds both runs
+with their data in the executions page."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.ui.browser import Shots, close_panel, connect, drop_node, open_node
 
-TRIGGER = {"type": "core.manual_trigger", "id": "manual_trigger_1", "name": "Manual trigger"}
-INPUT_ITEMS = [{"name": "Ada", "n": 7}, {"name": "Bob", "n": 2}]
-FIELDS = "json"  # where the trigger's items keep the fields; "json.body" for a webhook
+TRIGGER = {"type": "core.webhook", "id": "webhook_1", "name": "Webhook"}
+CALLS = [{"name": "Ada", "n": 7}, {"name": "Bob", "n": 2}]  # one takes each branch
+FIELDS = "json.body"  # the webhook's item keeps the posted JSON under `body`
 
 
 def prepare_trigger(page: Any) -> None:
-    """Give the trigger the items to emit (a webhook trigger would set its path instead)."""
     open_node(page, TRIGGER["name"])
-    page.get_by_label("Test input").fill(json.dumps(INPUT_ITEMS))
+    page.get_by_label("Path").fill("greeter")
+    page.get_by_label("Response mode").select_option("last_node")
     close_panel(page)
 
 
-def fire_trigger(page: Any) -> None:
-    """Start a run (a webhook trigger would click "Listen for test call" and POST to the test URL)."""
-    page.get_by_role("button", name="Execute workflow", exact=True).click()
+def call_webhook(base_url: str, body: dict[str, Any]) -> Any:
+    """What a caller does with curl: POST JSON to the production URL."""
+    response = httpx.post(f"{base_url}/webhook/greeter", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
-def test_signup_build_save_run_and_see_the_execution(page: Any, shots: Shots) -> None:
+def test_signup_build_activate_call_and_see_both_runs(page: Any, ui_server: str, shots: Shots) -> None:
     page.set_viewport_size({"width": 1600, "height": 900})
     page.goto("/signup")
     shots("signup")
@@ -90,31 +89,40 @@ def test_signup_build_save_run_and_see_the_execution(page: Any, shots: Shots) ->
     expect(page.get_by_test_id("node-IF")).not_to_have_class(re.compile(r"\binvalid\b"))
     shots("saved")
 
-    fire_trigger(page)
-    expect(page.get_by_test_id("editor-banner")).to_contain_text("Run completed")
-    expect(page.get_by_test_id("status-Set fields")).to_contain_text("1 item")
-    expect(page.get_by_test_id("status-Set fields 1")).to_contain_text("1 item")
-    shots("ran")
+    page.get_by_label("Active", exact=True).click(force=True)
+    expect(page.get_by_label("Active", exact=True)).to_be_checked()
+    shots("activated")
 
+    ada = call_webhook(ui_server, CALLS[0])  # the last node's items: the request plus the new field
+    assert [(item["body"], item["greeting"]) for item in ada] == [(CALLS[0], "Hello Ada")]
+    bob = call_webhook(ui_server, CALLS[1])
+    assert [(item["body"], item["note"]) for item in bob] == [(CALLS[1], "Bob is small")]
+
+    page.get_by_role("link", name="Back").click()
+    page.get_by_role("link", name="Executions").click()
+    rows = page.locator(".executions-table tbody tr")
+    expect(rows).to_have_count(2)
+    for index in range(2):
+        expect(rows.nth(index)).to_contain_text("Greeter")
+        expect(rows.nth(index)).to_contain_text("completed")
+    shots("executions")
+
+    rows.first.get_by_role("link", name="Greeter").click()  # newest first: Bob's run
+    expect(page.get_by_test_id("status-Set fields 1")).to_contain_text("1 item")
+    open_node(page, "Set fields 1")
+    page.get_by_role("tab", name=re.compile("Output")).click()
+    expect(page.get_by_test_id("data-output")).to_contain_text("Bob is small")
+    shots("execution-bob")
+
+    page.go_back()
+    page.locator(".executions-table tbody tr").nth(1).get_by_role("link", name="Greeter").click()
+    expect(page.get_by_test_id("status-Set fields")).to_contain_text("1 item")
     open_node(page, "Set fields")
-    expect(page.get_by_test_id("preview-Fields value 1")).to_contain_text("Hello Ada")
     page.get_by_role("tab", name=re.compile("Output")).click()
     expect(page.get_by_test_id("data-output")).to_contain_text("Hello Ada")
     page.get_by_test_id("data-output").get_by_role("button", name="JSON").click()
     expect(page.get_by_test_id("data-output").locator("pre")).to_contain_text('"greeting": "Hello Ada"')
-    shots("node-output")
-
-    page.get_by_role("link", name="Back").click()
-    page.get_by_role("link", name="Executions").click()
-    row = page.locator(".executions-table tbody tr").first
-    expect(row).to_contain_text("Greeter")
-    expect(row).to_contain_text("completed")
-    shots("executions")
-    row.get_by_role("link", name="Greeter").click()
-    expect(page.get_by_test_id("status-Set fields 1")).to_contain_text("1 item")
-    open_node(page, "Set fields 1")
-    expect(page.get_by_test_id("data-output")).to_contain_text("Bob is small")
-    shots("execution-opened")
+    shots("execution-ada")
 
 
 def test_log_out_and_back_in(page: Any, api_user: Any, shots: Shots) -> None:
