@@ -18,18 +18,9 @@ from wirework.problems import problem_response
 
 DIST = Path(__file__).resolve().parent / "dist"
 
-# Paths the UI never answers: the API, webhooks, health, metrics and the API docs.
-RESERVED_PREFIXES = (
-    "api/",
-    "api",
-    "webhook",
-    "webhook-test",
-    "healthz",
-    "readyz",
-    "metrics",
-    "docs",
-    "openapi.json",
-    "redoc",
+# First path segments the UI never answers: the API, webhooks, health, metrics, the API docs.
+RESERVED_SEGMENTS = frozenset(
+    {"api", "webhook", "webhook-test", "healthz", "readyz", "metrics", "docs", "openapi.json", "redoc"}
 )
 
 NO_BUILD_PAGE = """<!doctype html>
@@ -47,8 +38,7 @@ NO_CACHE = "no-cache"
 
 
 def _is_reserved(path: str) -> bool:
-    first = path.split("/", 1)[0]
-    return path.startswith("api/") or first in RESERVED_PREFIXES
+    return path.split("/", 1)[0] in RESERVED_SEGMENTS
 
 
 def _index(dist: Path) -> Response:
@@ -88,7 +78,8 @@ def mount_web(app: FastAPI, dist: Path = DIST) -> None:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         path = request.url.path.lstrip("/")
-        if request.method in ("GET", "HEAD") and not _is_reserved(path):
+        no_route = "endpoint" not in request.scope  # a route's own 404 stays a problem
+        if no_route and request.method in ("GET", "HEAD") and not _is_reserved(path):
             found = _file_in(dist, path)
             if found is not None:
                 return FileResponse(found, headers={"Cache-Control": NO_CACHE})
