@@ -3,7 +3,7 @@
 - recorded executions/s of a 3-node workflow through the local executor, node logs saved,
   on SQLite (and PostgreSQL when WIREWORK_TEST_POSTGRES_URL is set);
 - the in-memory engine's own cost per node on a 1,000-node chain and per node per item on a
-  10,000-item fan-out.
+  10,000-item fan-out (best of 3 runs each: on a shared machine the minimum is the engine's cost).
 """
 
 from __future__ import annotations
@@ -88,11 +88,11 @@ async def bench_executions(backend: str, total: int = 1000, concurrency: int = 8
                 await session.commit()
             platform = runtime.Platform(db=db, registry=REGISTRY, vault=Vault("b" * 40), owner=process_id())
             executor = LocalExecutor(db, lambda i: runtime.run(platform, i), concurrency=concurrency)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             for execution_id in ids:
                 executor.submit(execution_id)
             await executor.drain()
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             async with db.engine.connect() as connection:
                 from sqlalchemy import func, select
 
@@ -117,18 +117,21 @@ async def bench_executions(backend: str, total: int = 1000, concurrency: int = 8
         "node_logs": logs,
         "seconds": round(elapsed, 3),
         "executions_per_s": round(total / elapsed, 1),
+        "cpu_ms_per_execution": round(cpu / total * 1e3, 2),  # all threads; steadier on a busy machine
         "concurrency": concurrency,
         "peak_rss_mb": _peak_rss_mb(),
     }
 
 
-async def bench_chain(length: int = 1000) -> dict[str, Any]:
+async def bench_chain(length: int = 1000, runs: int = 3) -> dict[str, Any]:
     definition = _chain(length)
     await run_workflow(definition, [{"x": 1}], registry=REGISTRY)  # warm up caches
-    started = time.perf_counter()
-    result = await run_workflow(definition, [{"x": 1}], registry=REGISTRY)
-    elapsed = time.perf_counter() - started
-    assert result.status == "completed"
+    elapsed = float("inf")
+    for _ in range(runs):  # best of: the machine is shared, the engine's cost is the minimum
+        started = time.perf_counter()
+        result = await run_workflow(definition, [{"x": 1}], registry=REGISTRY)
+        elapsed = min(elapsed, time.perf_counter() - started)
+        assert result.status == "completed"
     return {
         "bench": "engine.chain",
         "nodes": length + 1,
@@ -137,14 +140,16 @@ async def bench_chain(length: int = 1000) -> dict[str, Any]:
     }
 
 
-async def bench_fanout(items: int = 10_000) -> dict[str, Any]:
+async def bench_fanout(items: int = 10_000, runs: int = 3) -> dict[str, Any]:
     definition = _chain(1, "core.set", {"fields": {"doubled": "{{ json.n * 2 }}", "tag": "x"}})
     payload = [{"n": n} for n in range(items)]
     await run_workflow(definition, payload[:10], registry=REGISTRY)
-    started = time.perf_counter()
-    result = await run_workflow(definition, payload, registry=REGISTRY)
-    elapsed = time.perf_counter() - started
-    assert result.status == "completed" and len(result.output("n0")) == items
+    elapsed = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = await run_workflow(definition, payload, registry=REGISTRY)
+        elapsed = min(elapsed, time.perf_counter() - started)
+        assert result.status == "completed" and len(result.output("n0")) == items
     return {
         "bench": "engine.fanout",
         "items": items,

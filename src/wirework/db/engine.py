@@ -34,7 +34,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -55,13 +55,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if parsed.drivername == "sqlite+aiosqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)  # keep connections open
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     if parsed.drivername == "mysql+asyncmy":
         url = str(parsed.update_query_dict({"charset": "utf8mb4"}).render_as_string(False))
     engine = create_async_engine(url, **kwargs)
     if parsed.drivername == "sqlite+aiosqlite":
-        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     return engine
 
 
@@ -90,8 +91,12 @@ class WriteLock:
         """Take the lock (True), or do nothing where writes need no turns (False)."""
         if not self.serialize:
             return False
+        lock = self._lock()
+        if not lock.locked():  # the common case: no task, no timer
+            await lock.acquire()
+            return True
         try:
-            await asyncio.wait_for(self._lock().acquire(), WRITE_LOCK_TIMEOUT_S)
+            await asyncio.wait_for(lock.acquire(), WRITE_LOCK_TIMEOUT_S)
         except TimeoutError:
             raise RuntimeError(
                 f"waited {WRITE_LOCK_TIMEOUT_S} s to write to SQLite: a session holds uncommitted writes "

@@ -74,6 +74,9 @@ class WorkflowSettings(_Model):
     timezone: str = "UTC"
     timeout_s: float = Field(3600, gt=0, le=7 * 24 * 3600)
     error_workflow_id: str | None = None
+    max_concurrency: int | None = Field(
+        None, ge=1, le=10_000, description="At most this many executions of the workflow run at once."
+    )
 
     @field_validator("timezone")
     @classmethod

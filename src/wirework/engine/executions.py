@@ -5,29 +5,57 @@ This is the one place where an execution changes state. A process owns a running
 only while its lease holds: every node's record is written in the same transaction that
 renews the lease, so a process that lost its lease (and whose work another process took
 over) cannot record a node twice.
+
+The hot path (claim, node records, heartbeats, the final transition) goes through a group
+commit: one writer per database and process collects the writes of every running execution
+and commits them together, and each execution waits for the commit holding its own write
+before it goes on. Writes stay atomic per execution (a lost lease skips only that
+execution's write); what is shared is the transaction and its commit. See
+docs/decisions/0002-durable-executions.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
+import sqlite3
 import uuid
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import structlog
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wirework.db.engine import Database
-from wirework.db.types import utcnow
+from wirework.db.engine import Database, WriteLock, sqlite_pragmas
+from wirework.db.types import utcnow, uuid7
 from wirework.engine.definition import NodeSpec
 from wirework.engine.errors import DefinitionInvalid, NodeFailure
-from wirework.engine.graph import compile_graph, downstream_of
+from wirework.engine.graph import Graph, compile_graph, downstream_of
 from wirework.engine.items import Items, NodeOutputs
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
 from wirework.engine.nodes import NodeRegistry
@@ -68,12 +96,424 @@ class RunContext:
 
 # Loads the definition, workflow info, variables and services for an execution.
 ContextLoader = Callable[[AsyncSession, Execution], Any]
+# The same, read with plain statements inside the claim's transaction: no session, no round trip
+# of its own. It must only read (a failed batch runs it again).
+ContextReader = Callable[[Connection, Execution], RunContext]
 
 
 @dataclass
 class RunOutcome:
     status: ExecutionStatus
     follow_ups: list[uuid.UUID] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- group commit
+
+Job = Callable[[Connection], Any]
+"""A unit of writing: statements on a connection inside the writer's transaction. It must
+not touch anything but the database: a failed batch runs it again, alone."""
+
+
+class _Writer:
+    """Runs the writes of all executions of one database in shared transactions.
+
+    Jobs queue up while a batch commits; the next batch takes all of them. There is no
+    timer: under load batches grow by themselves, and a lone write goes out at once. A lane
+    is a task that takes batches while jobs keep coming, then ends, so nothing needs
+    starting or stopping. SQLite has one lane (it has one writer anyway, see
+    `_SqliteLane`); PostgreSQL and MySQL have a few, each on a pooled connection, because
+    there a commit waits for the server's disk and concurrent commits share that wait.
+    """
+
+    SERVER_LANES = 4
+
+    def __init__(self, db: Database) -> None:
+        self.async_engine = db.engine  # not `db`: the registry of writers holds `db` weakly
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: list[tuple[Job, asyncio.Future[Any]]] = []
+        self.running = 0  # lanes: tasks that take batches off the queue while there are any
+        self.coming = 0  # lanes about to look at the queue; new jobs will be theirs
+        url = make_url(db.url)
+        self.sqlite = (
+            _SqliteLane(
+                url.set(drivername="sqlite+pysqlite").render_as_string(hide_password=False), db.write_lock
+            )
+            if url.drivername == "sqlite+aiosqlite" and url.database not in (None, "", ":memory:")
+            else None
+        )
+        self.lanes = 1 if self.sqlite is not None else self.SERVER_LANES
+
+    async def run(self, job: Job) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # a new event loop (tests): the old one's queue is gone
+            self.loop, self.queue, self.running, self.coming = loop, [], 0, 0
+        future: asyncio.Future[Any] = loop.create_future()
+        self.queue.append((job, future))
+        self._start_lane(loop)
+        return await future
+
+    def _start_lane(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.queue and not self.coming and self.running < self.lanes:
+            self.running += 1
+            self.coming += 1
+            loop.create_task(self._lane(loop))
+
+    async def _lane(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            if self.sqlite is not None:
+                await self._take_batches(self.sqlite.commit)
+                return
+            try:
+                connection = await self.async_engine.connect().start()  # held while work keeps coming
+            except Exception as exc:  # the database is unreachable: fail what waits, not the next ones
+                batch, self.queue = self.queue, []
+                _deliver(batch, [(False, exc)] * len(batch))
+                return
+
+            async def commit(jobs: list[Job]) -> list[tuple[bool, Any]]:
+                results: list[tuple[bool, Any]] = await connection.run_sync(_run_batch, jobs)
+                return results
+
+            try:
+                await self._take_batches(commit)
+            finally:
+                await connection.close()
+        finally:
+            if self.loop is loop:
+                self.running -= 1
+                self.coming -= 1
+                self._start_lane(loop)  # jobs queued while this lane gave its connection back
+
+    async def _take_batches(self, commit: Callable[[list[Job]], Awaitable[list[tuple[bool, Any]]]]) -> None:
+        while True:
+            batch, self.queue = self.queue, []
+            batch = [(job, future) for job, future in batch if not future.cancelled()]
+            if not batch:
+                return  # still `coming`: the finally of `_lane` settles the counts
+            self.coming -= 1
+            try:
+                results = await commit([job for job, _ in batch])
+            except Exception as exc:  # the commit failed: its outcome is unknown, tell all
+                results = [(False, exc)] * len(batch)
+            _deliver(batch, results)
+            self.coming += 1
+            await asyncio.sleep(0)  # the executions just woken queue their next writes first
+
+
+def _deliver(batch: list[tuple[Job, asyncio.Future[Any]]], results: list[tuple[bool, Any]]) -> None:
+    for (_, future), (ok, value) in zip(batch, results, strict=True):
+        if future.done():  # its caller was cancelled meanwhile
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+class _SqliteLane:
+    """SQLite writes without thread hops: a batch runs on the event loop, on one plain
+    `sqlite3` connection.
+
+    In WAL mode with synchronous=NORMAL a commit only appends to the WAL (no fsync), so a
+    batch costs what its statements cost in the library, well under a millisecond; going
+    through aiosqlite instead costs several thread hops per statement, which is most of
+    the time of a small execution. The loop must never wait for a lock, though: this
+    connection has no busy timeout, and when another connection holds the write lock the
+    batch is run in a thread of its own that waits. Transactions begin IMMEDIATE, so the
+    lock is taken before any job runs. Checkpoints (which fsync) also run in that thread.
+    """
+
+    CHECKPOINT_EVERY = 200  # commits; about what SQLite's own 1,000-page autocheckpoint does
+
+    def __init__(self, url: str, write_lock: WriteLock) -> None:
+        self.write_lock = write_lock  # the turns this process's SQLite writers take (db.engine)
+        self.engine = create_engine(url, pool_size=2, max_overflow=0)
+        event.listen(self.engine, "connect", _sqlite_writer_connect)
+        event.listen(self.engine, "begin", _sqlite_begin_immediate)
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="wirework-sqlite-writer")
+        self.inline: Connection | None = None
+        self.commits = 0
+        self.checkpointing = False
+        weakref.finalize(self, _close_sqlite_lane, self.thread, self.engine)
+
+    async def commit(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
+        loop = asyncio.get_running_loop()
+        async with self.write_lock.held():  # a session of this process may be half-way through a write
+            try:
+                results = _run_batch(self._inline(), jobs)
+            except (OperationalError, sqlite3.OperationalError) as exc:  # BEGIN raises the driver's
+                if not _is_busy(exc):
+                    self._drop_inline()
+                    raise
+                assert self.inline is not None
+                with contextlib.suppress(Exception):
+                    self.inline.rollback()
+                # another process writes: wait for it in the thread, not on the event loop
+                results = await loop.run_in_executor(self.thread, _run_batch_in, self.engine, jobs)
+        self.commits += 1
+        if self.commits % self.CHECKPOINT_EVERY == 0 and not self.checkpointing:
+            self.checkpointing = True
+            loop.run_in_executor(self.thread, _checkpoint, self.engine).add_done_callback(self._checkpointed)
+        return results
+
+    def _inline(self) -> Connection:
+        if self.inline is None:
+            connection = self.engine.connect()
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout=0")  # never block the event loop
+            raw.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the thread
+            self.inline = connection
+        return self.inline
+
+    def _drop_inline(self) -> None:
+        if self.inline is not None:
+            with contextlib.suppress(Exception):
+                self.inline.invalidate()
+            self.inline = None
+
+    def _checkpointed(self, future: asyncio.Future[Any]) -> None:
+        self.checkpointing = False
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("sqlite_checkpoint_failed", error=str(future.exception()))
+
+
+def _is_busy(exc: Exception) -> bool:
+    error = getattr(exc, "orig", exc)
+    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _checkpoint(engine: Engine) -> None:
+    raw = engine.raw_connection()  # outside SQLAlchemy's transaction: a checkpoint cannot run in one
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+    finally:
+        raw.close()
+
+
+def _run_batch_in(engine: Engine, jobs: Sequence[Job]) -> list[tuple[bool, Any]]:
+    with engine.connect() as connection:
+        return _run_batch(connection, jobs)
+
+
+def _run_batch(connection: Connection, jobs: Sequence[Job]) -> list[tuple[bool, Any]]:
+    """All jobs in one transaction; if one raises, each again in its own, so only it fails.
+    A failing commit raises: whether it happened is unknown, so nothing is run twice."""
+    transaction = connection.begin()
+    try:
+        results = [(True, job(connection)) for job in jobs]
+    except Exception as exc:
+        transaction.rollback()
+        if len(jobs) == 1:
+            return [(False, exc)]
+        return [_run_alone(connection, job) for job in jobs]
+    transaction.commit()
+    return results
+
+
+def _run_alone(connection: Connection, job: Job) -> tuple[bool, Any]:
+    transaction = connection.begin()
+    try:
+        value = job(connection)
+    except Exception as exc:
+        transaction.rollback()
+        return False, exc
+    transaction.commit()
+    return True, value
+
+
+def _sqlite_writer_connect(dbapi_connection: Any, record: Any) -> None:
+    sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below starts transactions
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+
+
+def _close_sqlite_lane(thread: ThreadPoolExecutor, engine: Engine) -> None:
+    thread.shutdown(wait=False)
+    engine.dispose()
+
+
+_writers: weakref.WeakKeyDictionary[Database, _Writer] = weakref.WeakKeyDictionary()
+
+
+async def _write(db: Database, job: Job) -> Any:
+    """Run `job` in the next group commit of `db`; its result once that commit is durable."""
+    writer = _writers.get(db)
+    if writer is None:
+        writer = _writers[db] = _Writer(db)
+    return await writer.run(job)
+
+
+T = TypeVar("T")
+
+
+async def read(db: Database, fn: Callable[[Connection], T]) -> T:
+    """Run `fn` (plain statements that only read) in the next batch of the group commit. On
+    SQLite that is on the event loop with no thread hop, so a small read costs tens of µs
+    instead of a session's round trips. It may run twice if its batch fails."""
+    result: T = await _write(db, fn)
+    return result
+
+
+# ------------------------------------------------------------------------------ statements
+# Built once: each call only binds values, and SQLAlchemy's compiled-statement cache hits.
+
+_EXECUTIONS = cast(Table, Execution.__table__)
+_LOGS = cast(Table, ExecutionLog.__table__)
+_TIME = _EXECUTIONS.c.lease_expires_at.type
+
+
+def _claimable(now: Any) -> Any:
+    columns = _EXECUTIONS.c
+    return or_(
+        columns.status == ExecutionStatus.pending,
+        and_(columns.status == ExecutionStatus.running, columns.lease_expires_at < now),
+        and_(columns.status == ExecutionStatus.waiting, columns.resume_at <= now),
+    )
+
+
+_CLAIM = (
+    update(_EXECUTIONS)
+    .where(
+        _EXECUTIONS.c.id == bindparam("execution_id"),
+        _claimable(bindparam("now", type_=_TIME)),
+        _EXECUTIONS.c.cancel_requested.is_(False),
+    )
+    .values(
+        status=ExecutionStatus.running,
+        lease_owner=bindparam("owner"),
+        lease_expires_at=bindparam("until", type_=_TIME),
+        started_at=func.coalesce(_EXECUTIONS.c.started_at, bindparam("now", type_=_TIME)),
+    )
+)
+_RENEW = (
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id"), _EXECUTIONS.c.lease_owner == bindparam("owner"))
+    .values(lease_expires_at=bindparam("until", type_=_TIME))
+)
+_ROW = select(_EXECUTIONS).where(_EXECUTIONS.c.id == bindparam("execution_id"))
+_CANCEL_REQUESTED = select(_EXECUTIONS.c.cancel_requested).where(
+    _EXECUTIONS.c.id == bindparam("execution_id")
+)
+_OUTPUTS = (
+    select(_LOGS.c.node_id, _LOGS.c.status, _LOGS.c.output_data)
+    .where(_LOGS.c.execution_id == bindparam("execution_id"), _LOGS.c.superseded.is_(False))
+    .order_by(_LOGS.c.id)
+)
+_SUPERSEDE = (
+    update(_LOGS)
+    .where(
+        _LOGS.c.execution_id == bindparam("execution_id"),
+        _LOGS.c.node_id.in_(bindparam("node_ids", expanding=True)),
+    )
+    .values(superseded=True)
+)
+_RECORD = insert(_LOGS)
+
+
+@functools.cache
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    return (
+        update(_EXECUTIONS)
+        .where(_EXECUTIONS.c.id == bindparam("execution_id"), _EXECUTIONS.c.lease_owner == bindparam("owner"))
+        .values(
+            status=bindparam("new_status", type_=_EXECUTIONS.c.status.type),
+            lease_owner=None,
+            lease_expires_at=None,
+            **{name: bindparam(f"set_{name}", type_=_EXECUTIONS.c[name].type) for name in columns},
+        )
+    )
+
+
+# ----------------------------------------------------------------------------------- jobs
+
+
+def _renewed(connection: Connection, execution_id: uuid.UUID, owner: str, lease: timedelta) -> bool:
+    """Renew our lease inside the batch's transaction; False if it is no longer ours."""
+    result = connection.execute(
+        _RENEW, {"execution_id": execution_id, "owner": owner, "until": utcnow() + lease}
+    )
+    return bool(result.rowcount == 1)
+
+
+def _claimed(connection: Connection, execution_id: uuid.UUID, owner: str, lease: timedelta) -> bool:
+    now = utcnow()
+    result = connection.execute(
+        _CLAIM, {"execution_id": execution_id, "owner": owner, "now": now, "until": now + lease}
+    )
+    return bool(result.rowcount == 1)
+
+
+_RUNNING_OF_WORKFLOW = select(func.count()).where(
+    _EXECUTIONS.c.workflow_id == bindparam("workflow_id", type_=Uuid()),
+    _EXECUTIONS.c.id != bindparam("execution_id", type_=_EXECUTIONS.c.id.type),
+    _EXECUTIONS.c.status == ExecutionStatus.running,
+    _EXECUTIONS.c.lease_expires_at > bindparam("now", type_=_EXECUTIONS.c.lease_expires_at.type),
+)
+
+
+class _AtConcurrencyLimit(Exception):
+    """Raised inside the claim's transaction, which rolls back: the row stays claimable."""
+
+
+def _at_limit(connection: Connection, execution: Execution, context: RunContext) -> bool:
+    """The workflow's `settings.max_concurrency` is reached by other live runs."""
+    limit = (context.definition.get("settings") or {}).get("max_concurrency")
+    if not limit:
+        return False
+    running = connection.execute(
+        _RUNNING_OF_WORKFLOW,
+        {"workflow_id": execution.workflow_id, "execution_id": execution.id, "now": utcnow()},
+    ).scalar_one()
+    return bool(running >= limit)
+
+
+@dataclass(slots=True)
+class _Claimed:
+    execution: Execution  # detached: loaders read it, nothing writes it
+    finished: dict[str, NodeOutputs]
+    waiting: dict[str, dict[str, Any]]
+    context: RunContext | None
+
+
+def _claim_and_load_job(
+    execution_id: uuid.UUID, owner: str, lease: timedelta, read_context: ContextReader | None = None
+) -> Job:
+    """Claim, and in the same transaction read the row, what earlier runs committed and (with
+    `read_context`) what the run needs."""
+
+    def job(connection: Connection) -> _Claimed | None:
+        if not _claimed(connection, execution_id, owner, lease):
+            return None
+        execution = Execution(**connection.execute(_ROW, {"execution_id": execution_id}).one()._mapping)
+        finished, waiting = _fold_outputs(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
+        context = read_context(connection, execution) if read_context is not None else None
+        if context is not None and _at_limit(connection, execution, context):
+            raise _AtConcurrencyLimit(execution_id)
+        return _Claimed(execution, finished, waiting, context)
+
+    return job
+
+
+def _finish_job(execution_id: uuid.UUID, owner: str, status: ExecutionStatus, values: dict[str, Any]) -> Job:
+    statement = _finish_statement(tuple(sorted(values)))
+    params = {
+        "execution_id": execution_id,
+        "owner": owner,
+        "new_status": status,
+        **{f"set_{name}": value for name, value in values.items()},
+    }
+
+    def job(connection: Connection) -> bool:
+        return bool(connection.execute(statement, params).rowcount == 1)
+
+    return job
+
+
+# ------------------------------------------------------------------------------ functions
 
 
 async def create_execution(
@@ -108,26 +548,9 @@ async def create_execution(
     return execution
 
 
-def _claimable(now: datetime) -> Any:
-    return or_(
-        Execution.status == ExecutionStatus.pending,
-        and_(Execution.status == ExecutionStatus.running, Execution.lease_expires_at < now),
-        and_(Execution.status == ExecutionStatus.waiting, Execution.resume_at <= now),
-    )
-
-
 async def claim(db: Database, execution_id: uuid.UUID, owner: str, lease: timedelta) -> bool:
     """Take an execution that is pending, due, or whose owner's lease ran out. One winner."""
-    now = utcnow()
-    async with db.session() as session:
-        result = await session.execute(
-            update(Execution)
-            .where(Execution.id == execution_id, _claimable(now), Execution.cancel_requested.is_(False))
-            .values(status=ExecutionStatus.running, lease_owner=owner, lease_expires_at=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return bool(await _write(db, lambda connection: _claimed(connection, execution_id, owner, lease)))
 
 
 async def runnable_ids(db: Database, limit: int) -> list[uuid.UUID]:
@@ -139,26 +562,9 @@ async def runnable_ids(db: Database, limit: int) -> list[uuid.UUID]:
         return list(rows.scalars())
 
 
-async def _renew(session: AsyncSession, execution_id: uuid.UUID, owner: str, lease: timedelta) -> bool:
-    """Renew our lease inside the caller's transaction; False if it is no longer ours."""
-    result = await session.execute(
-        update(Execution)
-        .where(Execution.id == execution_id, Execution.lease_owner == owner)
-        .values(lease_expires_at=utcnow() + lease)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
-
-
-async def committed_outputs(
-    session: AsyncSession, execution_id: uuid.UUID
+def _fold_outputs(
+    rows: Iterable[Any],
 ) -> tuple[dict[str, NodeOutputs], dict[str, dict[str, Any]]]:
-    """Each node's latest finished outputs, and the payloads of nodes left waiting."""
-    rows = await session.execute(
-        select(ExecutionLog.node_id, ExecutionLog.status, ExecutionLog.output_data)
-        .where(ExecutionLog.execution_id == execution_id, ExecutionLog.superseded.is_(False))
-        .order_by(ExecutionLog.id)
-    )
     finished: dict[str, NodeOutputs] = {}
     waiting: dict[str, dict[str, Any]] = {}
     for node_id, status, output in rows:
@@ -168,6 +574,37 @@ async def committed_outputs(
         elif status == NodeRunStatus.waiting:
             waiting[node_id] = output or {}
     return finished, waiting
+
+
+async def committed_outputs(
+    session: AsyncSession, execution_id: uuid.UUID
+) -> tuple[dict[str, NodeOutputs], dict[str, dict[str, Any]]]:
+    """Each node's latest finished outputs, and the payloads of nodes left waiting."""
+    return _fold_outputs(await session.execute(_OUTPUTS, {"execution_id": execution_id}))
+
+
+_last_record_id = 0
+
+
+def _record_id() -> uuid.UUID:
+    """A UUID v7 greater than every record id this process made before.
+
+    Readers order an execution's records by id ("its latest output", "the last node"), and
+    records now commit well within a millisecond of each other, where plain v7 ids are in
+    random order. Within one millisecond this counts up in the random bits (RFC 9562 6.2,
+    method 2). Another process only records after taking the lease over, seconds later.
+    """
+    global _last_record_id
+    value = uuid7().int
+    if value <= _last_record_id:
+        last = _last_record_id
+        timestamp, random = last >> 80, ((last >> 64) & 0xFFF) << 62 | last & ((1 << 62) - 1)
+        random += 1
+        if random >> 74:  # the random bits ran out: borrow the next millisecond
+            timestamp, random = timestamp + 1, 0
+        value = timestamp << 80 | 0x7 << 76 | (random >> 62) << 64 | 0x2 << 62 | random & ((1 << 62) - 1)
+    _last_record_id = value
+    return uuid.UUID(int=value)
 
 
 def _preview(inputs: Mapping[str, Items]) -> dict[str, Any]:
@@ -193,49 +630,50 @@ class _DurableHooks(RunHooks):
     ) -> None:
         now = utcnow()
         started_at, inputs = self.started.pop(node.id, (now, None))
-        async with self.db.session() as session:
-            if not await _renew(session, self.execution_id, self.owner, self.lease):
-                raise LeaseLost(str(self.execution_id))
+        stored = dict(outputs or {})
+        if status == "waiting" and error is None:
+            stored = {}
+        record = {
+            "id": _record_id(),
+            "execution_id": self.execution_id,
+            "node_id": node.id,
+            "node_name": node.name,
+            "attempt": attempt,
+            "status": _STATUS_OF_NODE_RUN[status],
+            "started_at": started_at,
+            "finished_at": now,
+            "input_data": inputs,
+            "output_data": stored,
+            "item_count": sum(len(v) for k, v in stored.items() if not k.startswith("$")),
+            "error": error.message if error else None,
+        }
+        execution_id, owner, lease = self.execution_id, self.owner, self.lease
+
+        def job(connection: Connection) -> bool:
+            if not _renewed(connection, execution_id, owner, lease):
+                return False  # another process owns it: write nothing
             if reset:
-                await session.execute(
-                    update(ExecutionLog)
-                    .where(ExecutionLog.execution_id == self.execution_id, ExecutionLog.node_id.in_(reset))
-                    .values(superseded=True)
-                    .execution_options(synchronize_session=False)
-                )
-            stored = dict(outputs or {})
-            if status == "waiting" and error is None:
-                stored = {}
-            session.add(
-                ExecutionLog(
-                    execution_id=self.execution_id,
-                    node_id=node.id,
-                    node_name=node.name,
-                    attempt=attempt,
-                    status=_STATUS_OF_NODE_RUN[status],
-                    started_at=started_at,
-                    finished_at=now,
-                    input_data=inputs,
-                    output_data=stored,
-                    item_count=sum(len(v) for k, v in stored.items() if not k.startswith("$")),
-                    error=error.message if error else None,
-                )
-            )
-            await session.commit()
+                connection.execute(_SUPERSEDE, {"execution_id": execution_id, "node_ids": list(reset)})
+            connection.execute(_RECORD, record)
+            return True
+
+        if not await _write(self.db, job):
+            raise LeaseLost(str(self.execution_id))
 
 
 async def _heartbeat(
     db: Database, execution_id: uuid.UUID, owner: str, lease: timedelta, task: asyncio.Task[Any]
 ) -> None:
     """Renew the lease between node records; cancel the run when asked to or when it is lost."""
+
+    def job(connection: Connection) -> tuple[bool, bool]:
+        ours = _renewed(connection, execution_id, owner, lease)
+        cancel = connection.execute(_CANCEL_REQUESTED, {"execution_id": execution_id}).scalar_one_or_none()
+        return ours, bool(cancel)
+
     while True:
         await asyncio.sleep(lease.total_seconds() / 3)
-        async with db.session() as session:
-            ours = await _renew(session, execution_id, owner, lease)
-            cancel = (
-                await session.execute(select(Execution.cancel_requested).where(Execution.id == execution_id))
-            ).scalar_one_or_none()
-            await session.commit()
+        ours, cancel = await _write(db, job)
         if not ours or cancel:
             task.cancel(msg="cancel requested" if ours else "lease lost")
             return
@@ -245,15 +683,25 @@ async def _finish(
     db: Database, execution_id: uuid.UUID, owner: str, status: ExecutionStatus, **values: Any
 ) -> bool:
     """The final transition of a run, only while we still hold the lease."""
-    async with db.session() as session:
-        result = await session.execute(
-            update(Execution)
-            .where(Execution.id == execution_id, Execution.lease_owner == owner)
-            .values(status=status, lease_owner=None, lease_expires_at=None, **values)
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return bool(await _write(db, _finish_job(execution_id, owner, status, values)))
+
+
+GRAPH_CACHE_SIZE = 1000
+_graphs: dict[uuid.UUID, tuple[dict[str, Any], NodeRegistry, Graph]] = {}
+
+
+def _graph_of(version_id: uuid.UUID, definition: dict[str, Any], registry: NodeRegistry) -> Graph:
+    """The compiled graph of a version. Versions are immutable, and loaders cache their
+    definitions, so a version whose loader returns the same definition object (and whose
+    registry is the same) is compiled once per process."""
+    cached = _graphs.get(version_id)
+    if cached is not None and cached[0] is definition and cached[1] is registry:
+        return cached[2]
+    graph = compile_graph(definition, registry.find)
+    if len(_graphs) >= GRAPH_CACHE_SIZE:
+        _graphs.pop(next(iter(_graphs)))
+    _graphs[version_id] = (definition, registry, graph)
+    return graph
 
 
 async def run_execution(
@@ -262,32 +710,53 @@ async def run_execution(
     *,
     owner: str,
     registry: NodeRegistry,
-    load_context: Callable[[AsyncSession, Execution], Any],
+    load_context: ContextLoader | None = None,
     lease: timedelta = timedelta(seconds=30),
     on_failure: Callable[[AsyncSession, Execution, str], Any] | None = None,
+    read_context: ContextReader | None = None,
 ) -> RunOutcome | None:
-    """Claim and run (or resume) an execution to its end; None if another process has it."""
-    if not await claim(db, execution_id, owner, lease):
+    """Claim and run (or resume) an execution to its end; None if another process has it.
+
+    What the run needs comes from `load_context` (async, in a session of its own) or, cheaper,
+    from `read_context` (plain reads inside the claim's transaction); give one of them."""
+    if (load_context is None) == (read_context is None):
+        raise TypeError("give run_execution one of load_context and read_context")
+    try:
+        claimed: _Claimed | None = await _write(
+            db, _claim_and_load_job(execution_id, owner, lease, read_context)
+        )
+    except _AtConcurrencyLimit:
+        return None  # left pending; a later poll claims it when a run of the workflow ends
+    if claimed is None:
         return None
-    async with db.session() as session:
-        execution = await session.get(Execution, execution_id)
-        assert execution is not None
-        context: RunContext = await load_context(session, execution)
-        if execution.started_at is None:  # a first run has no records to resume from
-            execution.started_at = utcnow()
-            finished: dict[str, NodeOutputs] = {}
-            waiting: dict[str, dict[str, Any]] = {}
-        else:
-            finished, waiting = await committed_outputs(session, execution_id)
-        await session.commit()
+    execution = claimed.execution
+    if claimed.context is not None:
+        context = claimed.context
+    else:
+        assert load_context is not None
+        async with db.session() as session:
+            context = await load_context(session, execution)
+            await session.commit()
+    try:
+        graph = _graph_of(execution.version_id, context.definition, registry)
+    except DefinitionInvalid as exc:
+        await _finish(
+            db,
+            execution_id,
+            owner,
+            ExecutionStatus.failed,
+            finished_at=utcnow(),
+            error=f"The workflow definition is invalid: {exc}",
+        )
+        return RunOutcome(ExecutionStatus.failed)
     options = execution.options or {}
     # A retry starts from the failed run's outputs; its own records (after a crash) come on top.
-    finished = {**options.get("finished", {}), **finished}
-    resume = {node_id: payload for node_id, payload in waiting.items()} or None
+    finished = {**options.get("finished", {}), **claimed.finished}
+    resume = dict(claimed.waiting) or None
     hooks = _DurableHooks(db, execution_id, owner, lease)
     run = asyncio.ensure_future(
         run_workflow(
-            context.definition,
+            graph,
             execution.input_items,
             registry=registry,
             vars=context.vars,
@@ -314,16 +783,6 @@ async def run_execution(
     except LeaseLost:
         log.warning("lease_lost", execution_id=str(execution_id))
         return None
-    except DefinitionInvalid as exc:
-        await _finish(
-            db,
-            execution_id,
-            owner,
-            ExecutionStatus.failed,
-            finished_at=utcnow(),
-            error=f"The workflow definition is invalid: {exc}",
-        )
-        return RunOutcome(ExecutionStatus.failed)
     finally:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):

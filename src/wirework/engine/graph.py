@@ -82,6 +82,8 @@ class Graph:
     requires_all: frozenset[str]
     roots: tuple[str, ...]
     primary_outputs: Mapping[str, str]
+    index: ScheduleIndex
+    """Integer-indexed edges for the incremental scheduler (`Frontier`)."""
 
     def resolve(self, ref: str) -> str:
         """A node id from an id or a node name; KeyError if neither."""
@@ -90,6 +92,21 @@ class Graph:
         if ref in self.ids_by_name:
             return self.ids_by_name[ref]
         raise KeyError(f"no node with id or name {ref!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleIndex:
+    """The forward edges (all but loop back edges) numbered, so `Frontier` can keep a state
+    per edge in a list."""
+
+    out_edges: Mapping[str, tuple[tuple[int, str], ...]]
+    """Node id → (edge number, output name) of each forward edge leaving it."""
+    edge_target: tuple[str, ...]
+    edge_input: tuple[str, ...]
+    input_count: Mapping[str, int]
+    """Node id → how many distinct inputs its forward edges feed (for `requires_all`)."""
+    loops_of: Mapping[str, tuple[str, ...]]
+    """Node id → the loop nodes whose body holds it (nested loops: several)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +295,25 @@ def _structure(
     for edge in edges:
         (back_edges if edge in back else incoming)[edge.target].append(edge)
     position = {node_id: i for i, node_id in enumerate(order)}
+    out_numbered: dict[str, list[tuple[int, str]]] = {node_id: [] for node_id in nodes}
+    targets: list[str] = []
+    inputs: list[str] = []
+    for node_id in order:  # numbered in topological order of their targets
+        for edge in incoming[node_id]:
+            out_numbered[edge.source].append((len(targets), edge.output))
+            targets.append(edge.target)
+            inputs.append(edge.input)
+    loops_of: dict[str, list[str]] = defaultdict(list)
+    for loop_id, body in bodies.items():
+        for node_id in body:
+            loops_of[node_id].append(loop_id)
+    schedule = ScheduleIndex(
+        out_edges={node_id: tuple(numbered) for node_id, numbered in out_numbered.items()},
+        edge_target=tuple(targets),
+        edge_input=tuple(inputs),
+        input_count={node_id: len({e.input for e in incoming[node_id]}) for node_id in nodes},
+        loops_of={node_id: tuple(loops) for node_id, loops in loops_of.items()},
+    )
     requires_all = frozenset(
         node_id for node_id, cls in types.items() if _safe_requires_all(cls, nodes[node_id])
     )
@@ -298,6 +334,7 @@ def _structure(
         requires_all=requires_all,
         roots=tuple(node_id for node_id in order if not incoming[node_id]),
         primary_outputs={node_id: _primary_output(cls, nodes[node_id]) for node_id, cls in types.items()},
+        index=schedule,
     )
     return graph, errors
 
@@ -351,7 +388,8 @@ def _topological(
             indegree[target] -= 1
             if indegree[target] == 0:
                 heapq.heappush(heap, (index[target], target))
-    left = [n for n in ids if n not in set(order)]
+    placed = set(order)
+    left = [n for n in ids if n not in placed]
     return tuple(order) + tuple(left), set(left)
 
 
@@ -456,6 +494,227 @@ def plan(graph: Graph, finished: Mapping[str, NodeOutputs], starts: Collection[s
     if len(ready) > 1:
         ready.sort(key=graph.position.__getitem__)
     return Plan(tuple(ready), frozenset(skipped), frozenset(waiting))
+
+
+# Node states in a Frontier (finished nodes are those in its `finished` mapping).
+_WAITING, _READY, _SKIPPED, _FINISHED = 0, 1, 2, 3
+# Edge states: its source is undecided (or a loop still iterating, for `done` edges); it is
+# settled and delivered nothing; it is settled and delivered items.
+_OPEN, _EMPTY, _FED = 0, 1, 2
+
+
+class Frontier:
+    """`plan`, kept up to date as nodes finish instead of recomputed: O(edges) per run.
+
+    It keeps, per node, how many incoming edges are unsettled and how many fed each input,
+    and a heap of ready nodes by topological position; a finished node updates only its
+    out-edges (and, for a loop's new batch, its body). `plan()` gives the same answer as
+    `plan(graph, finished, starts)` at every step; the module function stays the
+    specification, and the tests compare the two on random graphs.
+
+    It owns `finished` while it runs: record outputs with `finish`, never directly.
+    """
+
+    __slots__ = (
+        "_decided",
+        "_dirty",
+        "_edges",
+        "_fed",
+        "_heap",
+        "_queued",
+        "_status",
+        "_undecided",
+        "_unsettled",
+        "finished",
+        "graph",
+        "starts",
+    )
+
+    def __init__(self, graph: Graph, finished: dict[str, NodeOutputs], starts: Collection[str]) -> None:
+        self.graph = graph
+        self.finished = finished
+        self.starts = starts
+        index = graph.index
+        self._status = {node_id: _FINISHED if node_id in finished else _WAITING for node_id in graph.order}
+        self._unsettled = {node_id: len(edges) for node_id, edges in graph.incoming.items()}
+        self._fed: dict[str, dict[str, int]] = {node_id: {} for node_id in graph.order}
+        self._edges = [_OPEN] * len(index.edge_target)
+        self._undecided = {loop_id: len(body) for loop_id, body in graph.loop_bodies.items()}
+        self._decided: set[str] = set()
+        self._heap: list[int] = []
+        self._queued: set[int] = set()
+        self._dirty: list[str] = []
+        for node_id in graph.order:  # topological: each node is decided once, from settled sources
+            if node_id in finished:
+                self._settle_out_edges(node_id)
+                self._track_loops(node_id)
+            else:
+                self._set_status(node_id, self._decide(node_id))
+        self._dirty.clear()
+        for loop_id in graph.loop_bodies:
+            self._queue_loop(loop_id)
+
+    def next(self) -> str | None:
+        """The ready node to run next (lowest topological position), or None."""
+        heap, order = self._heap, self.graph.order
+        while heap:  # entries of nodes that stopped being ready are dropped here
+            node_id = order[heap[0]]
+            if self._is_ready(node_id):
+                return node_id
+            self._queued.discard(heapq.heappop(heap))
+        return None
+
+    def finish(self, node_id: str, outputs: NodeOutputs) -> None:
+        """Record a node's outputs; a loop's new batch voids its body's outputs (`loop_reset`)."""
+        self.finished[node_id] = outputs
+        for body_id in loop_reset(self.graph, node_id, outputs):
+            self.finished.pop(body_id, None)
+            self._status[body_id] = _WAITING
+            self._settle_out_edges(body_id)
+            self._track_loops(body_id)
+            self._dirty.append(body_id)
+        if self._status[node_id] == _FINISHED:
+            self._settle_out_edges(node_id)  # a loop's next batch: its outputs changed
+            self._track_loops(node_id)
+        else:
+            self._set_status(node_id, _FINISHED)
+        self._queue_loop(node_id)
+        self._propagate()
+
+    def skipped(self) -> frozenset[str]:
+        status = self._status
+        return frozenset(node_id for node_id in self.graph.order if status[node_id] == _SKIPPED)
+
+    def plan(self) -> Plan:
+        """The current `Plan` (O(nodes); the run loop uses `next` instead)."""
+        ready: list[str] = []
+        waiting: set[str] = set()
+        for node_id in self.graph.order:
+            status = self._status[node_id]
+            if status == _READY:
+                ready.append(node_id)
+            elif status == _WAITING:
+                waiting.add(node_id)
+            elif status == _FINISHED and node_id in self.graph.loop_outputs:
+                if self._is_ready(node_id):
+                    ready.append(node_id)
+                elif _iterating(self.graph, node_id, self.finished[node_id]):
+                    waiting.add(node_id)
+        return Plan(tuple(ready), self.skipped(), frozenset(waiting))
+
+    def _is_ready(self, node_id: str) -> bool:
+        status = self._status[node_id]
+        if status == _FINISHED:  # a loop node runs again once its body is decided
+            return (
+                node_id in self.graph.loop_outputs
+                and _iterating(self.graph, node_id, self.finished[node_id])
+                and self._undecided[node_id] == 0
+            )
+        return status == _READY
+
+    def _decide(self, node_id: str) -> int:
+        if not self.graph.incoming[node_id]:
+            return _READY if node_id in self.starts else _SKIPPED
+        if self._unsettled[node_id]:
+            return _WAITING
+        fed = self._fed[node_id]
+        if not fed or (
+            node_id in self.graph.requires_all and len(fed) != self.graph.index.input_count[node_id]
+        ):
+            return _SKIPPED  # nothing arrived, or a required input got nothing
+        return _READY
+
+    def _set_status(self, node_id: str, status: int) -> None:
+        old = self._status[node_id]
+        if old == status:
+            return
+        self._status[node_id] = status
+        if status == _READY:
+            self._push(node_id)
+        if old >= _SKIPPED or status >= _SKIPPED:  # became or stopped being settled
+            self._settle_out_edges(node_id)
+            self._track_loops(node_id)
+
+    def _settle_out_edges(self, node_id: str) -> None:
+        """Set the state of each forward edge leaving a node from the node's own state."""
+        out_edges = self.graph.index.out_edges[node_id]
+        if not out_edges:
+            return
+        status = self._status[node_id]
+        if status == _FINISHED:
+            outputs = self.finished[node_id]
+            loop_output = self.graph.loop_outputs.get(node_id)
+            iterating = loop_output is not None and bool(outputs.get(loop_output))
+            for edge_id, output in out_edges:
+                if iterating and output != loop_output:
+                    self._set_edge(edge_id, _OPEN)  # `done` of a loop that is still iterating
+                else:
+                    self._set_edge(edge_id, _FED if outputs.get(output) else _EMPTY)
+        else:
+            state = _EMPTY if status == _SKIPPED else _OPEN
+            for edge_id, _ in out_edges:
+                self._set_edge(edge_id, state)
+
+    def _set_edge(self, edge_id: int, state: int) -> None:
+        old = self._edges[edge_id]
+        if old == state:
+            return
+        self._edges[edge_id] = state
+        index = self.graph.index
+        target = index.edge_target[edge_id]
+        if old == _OPEN:
+            self._unsettled[target] -= 1
+        elif old == _FED:
+            fed = self._fed[target]
+            name = index.edge_input[edge_id]
+            fed[name] -= 1
+            if not fed[name]:
+                del fed[name]
+        if state == _OPEN:
+            self._unsettled[target] += 1
+        elif state == _FED:
+            fed = self._fed[target]
+            name = index.edge_input[edge_id]
+            fed[name] = fed.get(name, 0) + 1
+        self._dirty.append(target)
+
+    def _propagate(self) -> None:
+        """Re-decide every node whose incoming edges changed, until nothing changes."""
+        dirty, status = self._dirty, self._status
+        while dirty:
+            node_id = dirty.pop()
+            if status[node_id] != _FINISHED:
+                self._set_status(node_id, self._decide(node_id))
+
+    def _track_loops(self, node_id: str) -> None:
+        """Keep each enclosing loop's count of body nodes not yet decided for this batch."""
+        loops = self.graph.index.loops_of.get(node_id)
+        if not loops:
+            return
+        status = self._status[node_id]
+        decided = status == _SKIPPED or (
+            status == _FINISHED and not _iterating(self.graph, node_id, self.finished[node_id])
+        )
+        if decided == (node_id in self._decided):
+            return
+        if decided:
+            self._decided.add(node_id)
+        else:
+            self._decided.discard(node_id)
+        for loop_id in loops:
+            self._undecided[loop_id] += -1 if decided else 1
+            if decided:
+                self._queue_loop(loop_id)
+
+    def _queue_loop(self, node_id: str) -> None:
+        if node_id in self.graph.loop_outputs and self._is_ready(node_id):
+            self._push(node_id)
+
+    def _push(self, node_id: str) -> None:
+        position = self.graph.position[node_id]
+        if position not in self._queued:
+            self._queued.add(position)
+            heapq.heappush(self._heap, position)
 
 
 def collect_inputs(graph: Graph, finished: Mapping[str, NodeOutputs], node_id: str) -> dict[str, Items]:

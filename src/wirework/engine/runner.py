@@ -3,7 +3,8 @@
 It knows nothing of the database. The durable runner drives it through `RunHooks`
 (write an `execution_logs` row on start, commit a node's outputs on finish, before
 any successor starts) and resumes an execution by passing the committed outputs as
-`finished`: finished nodes never run again, and `graph.plan` re-derives the rest.
+`finished`: finished nodes never run again, and `graph.Frontier` (the incremental form of
+`graph.plan`) re-derives the rest.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from wirework.engine.definition import ERROR_OUTPUT, NodeSpec, WorkflowDefinitio
 from wirework.engine.errors import NodeFailure, ParameterError, WaitRequested
 from wirework.engine.expressions import NodesView
 from wirework.engine.graph import (
+    Frontier,
     Graph,
     collect_inputs,
     compile_graph,
     loop_reset,
-    plan,
     start_nodes,
 )
 from wirework.engine.items import Item, Items, NodeOutputs, ensure_items
@@ -167,16 +168,18 @@ async def run_workflow(
     deadline = loop.time() + limit
     result = RunResult("completed", graph, state)
 
+    frontier = Frontier(graph, state, starts)
     while True:
-        current = plan(graph, state, starts)
-        if not current.ready:
+        next_id = frontier.next()
+        if next_id is None:
+            current = frontier.plan()
             result.skipped = current.skipped
             if current.waiting:
                 names = ", ".join(repr(graph.nodes[n].name) for n in sorted(current.waiting))
                 result.status = "failed"
                 result.error = NodeFailure(f"the execution stalled: {names} can never run", "Stalled", "", "")
             return result
-        node_id = current.ready[0]
+        node_id = next_id
         spec = graph.nodes[node_id]
         if len(result.runs) >= max_node_runs:
             result.status = "failed"
@@ -207,15 +210,13 @@ async def run_workflow(
         if outcome.status == "waiting":
             assert outcome.wait is not None
             result.status, result.wait = "waiting", outcome.wait
-            result.skipped = plan(graph, state, starts).skipped
+            result.skipped = frontier.skipped()
             return result
         if outcome.outputs is None:  # failed
             result.status, result.error = "failed", outcome.error
-            result.skipped = plan(graph, state, starts).skipped
+            result.skipped = frontier.skipped()
             return result
-        state[node_id] = outcome.outputs
-        for body_id in loop_reset(graph, node_id, outcome.outputs):
-            state.pop(body_id, None)
+        frontier.finish(node_id, outcome.outputs)  # also voids a loop body's outputs on a new batch
 
 
 @dataclass(slots=True)

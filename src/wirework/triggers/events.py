@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.engine.expressions import EMPTY_NODES, expression_context, render_value
@@ -92,6 +92,16 @@ async def emit(
         )
         started.append(execution.id)
     return started
+
+
+_FINISHED_EVENTS = [WORKFLOW_COMPLETED, WORKFLOW_FAILED, "workflow.*", "*"]
+_LISTENING = select(EventTrigger.id).where(EventTrigger.event.in_(_FINISHED_EVENTS)).limit(1)
+
+
+def anyone_listening(connection: Connection) -> bool:
+    """Whether any workflow subscribes to workflow.completed/failed: plain statement, so the
+    runtime can ask on the engine's writer connection (`executions.read`) after every run."""
+    return connection.execute(_LISTENING).first() is not None
 
 
 async def emit_finished(session: AsyncSession, execution_id: uuid.UUID) -> list[uuid.UUID]:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Uuid, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.db.engine import Database
@@ -28,7 +28,7 @@ from wirework.security.vault import Vault
 from wirework.settings import Settings
 from wirework.triggers import events
 from wirework.workflows import service
-from wirework.workflows.models import Credential, Workflow, WorkflowVersion
+from wirework.workflows.models import Credential, Variable, Workflow, WorkflowVersion
 
 log = structlog.get_logger("wirework.runtime")
 
@@ -179,6 +179,50 @@ def context_loader(platform: Platform, *, depth: int = 0) -> Any:
     return load
 
 
+_VERSION = select(WorkflowVersion.definition, WorkflowVersion.version).where(
+    WorkflowVersion.id == bindparam("version_id")
+)
+_WORKFLOW_NAME = select(Workflow.name).where(Workflow.id == bindparam("workflow_id"))
+_VARIABLES = select(Variable.name, Variable.type, Variable.value, Variable.workflow_id).where(
+    Variable.org_id == bindparam("org_id", type_=Uuid),
+    or_(Variable.workflow_id.is_(None), Variable.workflow_id == bindparam("workflow_id")),
+)
+
+
+def context_reader(platform: Platform, *, depth: int = 0) -> executions.ContextReader:
+    """`context_loader` as plain reads inside the claim's transaction: no session of its own,
+    which on SQLite saves most of an execution's cost (aiosqlite's thread hops)."""
+
+    def read(connection: Connection, execution: Execution) -> executions.RunContext:
+        cached = platform.versions.get(execution.version_id)
+        if cached is None:  # versions are immutable, so one read per process is enough
+            version = connection.execute(_VERSION, {"version_id": execution.version_id}).one()
+            name = connection.execute(_WORKFLOW_NAME, {"workflow_id": execution.workflow_id}).scalar_one()
+            cached = (
+                version.definition,
+                {"id": str(execution.workflow_id), "name": name, "version": version.version},
+            )
+            if len(platform.versions) >= VERSION_CACHE_SIZE:
+                platform.versions.pop(next(iter(platform.versions)))
+            platform.versions[execution.version_id] = cached
+        definition, workflow_info = cached
+        draft = (execution.options or {}).get("definition")
+        if draft is not None:  # a test run of the editor's unsaved draft (webhook-test)
+            definition = draft
+        rows = connection.execute(
+            _VARIABLES, {"org_id": execution.org_id, "workflow_id": execution.workflow_id}
+        ).all()
+        ordered = sorted(rows, key=lambda v: v.workflow_id is not None)  # the workflow's own win
+        return executions.RunContext(
+            definition=definition,
+            workflow=dict(workflow_info),
+            vars={v.name: service.parse_variable(v.type, v.value) for v in ordered},
+            services=NodeServices(platform, execution.org_id, execution.id, depth),
+        )
+
+    return read
+
+
 async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutcome | None:
     """Run one execution in this process (the local executor and workers call this), then
     emit workflow.completed/failed and wake whoever waits for it here."""
@@ -188,11 +232,15 @@ async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutc
             execution_id,
             owner=platform.owner,
             registry=platform.registry,
-            load_context=context_loader(platform),
+            read_context=context_reader(platform),
             on_failure=service.start_error_workflow,
             lease=platform.lease,
         )
-        if outcome is not None and outcome.status in (ExecutionStatus.completed, ExecutionStatus.failed):
+        if (
+            outcome is not None
+            and outcome.status in (ExecutionStatus.completed, ExecutionStatus.failed)
+            and await executions.read(platform.db, events.anyone_listening)
+        ):
             async with platform.db.session() as session:
                 started = await events.emit_finished(session, execution_id)
                 if started:

@@ -1,0 +1,175 @@
+"""Durable executions through the group commit: a lost lease stops all recording, the writes of
+concurrent executions share transactions yet fail alone, one claim wins, and on SQLite a
+write lock held by another process is waited for off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import uuid
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.engine import make_url
+
+from tests.support.workflows import TRIGGER, chain, node
+from wirework.accounts import service as accounts
+from wirework.db.engine import Database
+from wirework.engine import executions
+from wirework.engine.items import NodeOutputs
+from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
+from wirework.engine.nodes import Node, NodeContext, NodeRegistry
+from wirework.nodes import load_builtin_nodes
+from wirework.security.vault import Vault
+from wirework.workflows import runtime, service
+
+
+class TakeOver(Node):
+    """Plays another process taking the execution over while this node runs."""
+
+    type = "test.take_over"
+    display_name = "Take over"
+    category = "Test"
+    db: ClassVar[Database | None] = None
+
+    async def run(self, ctx: NodeContext) -> NodeOutputs:
+        assert TakeOver.db is not None
+        async with TakeOver.db.session() as session:
+            await session.execute(
+                update(Execution)
+                .where(Execution.id == uuid.UUID(str(ctx.execution["id"])))
+                .values(lease_owner="another-process")
+            )
+            await session.commit()
+        return {"main": ctx.items}
+
+
+def _registry() -> NodeRegistry:
+    registry = load_builtin_nodes(NodeRegistry())
+    registry.register(TakeOver)
+    return registry
+
+
+async def _pending(db: Database, definition: dict[str, Any], count: int = 1) -> list[uuid.UUID]:
+    registry = _registry()
+    async with db.session() as session:
+        user = await accounts.create_user(session, email="e@example.com", username="exec", password="pw")
+        org = await accounts.create_organization(session, name="exec", owner=user)
+        workflow = await service.create_workflow(
+            session, org_id=org.id, user_id=user.id, name="exec", definition=definition, registry=registry
+        )
+        ids = []
+        for n in range(count):
+            execution = await service.start_run(
+                session, workflow, version=None, input_items=[{"n": n}], pinned=None, start=None, user_id=None
+            )
+            ids.append(execution.id)
+        await session.commit()
+    return ids
+
+
+def _platform(db: Database) -> runtime.Platform:
+    return runtime.Platform(db=db, registry=_registry(), vault=Vault("t" * 40), owner=executions.process_id())
+
+
+async def test_a_process_that_lost_its_lease_records_nothing_more(db: Database) -> None:
+    definition = chain(TRIGGER, node("take", "test.take_over"), node("after", "core.noop"))
+    [execution_id] = await _pending(db, definition)
+    TakeOver.db = db
+    platform = _platform(db)
+    outcome = await executions.run_execution(
+        db,
+        execution_id,
+        owner=platform.owner,
+        registry=platform.registry,
+        load_context=runtime.context_loader(platform),
+    )
+    assert outcome is None
+    async with db.session() as session:
+        query = select(ExecutionLog.node_id).where(ExecutionLog.execution_id == execution_id)
+        recorded = (await session.execute(query)).scalars()
+        assert list(recorded) == ["trigger"]  # `take` finished after the takeover: not recorded
+        row = await session.get(Execution, execution_id)
+        assert row is not None and row.status == ExecutionStatus.running
+        assert row.lease_owner == "another-process"
+
+
+async def test_one_claim_wins_even_inside_one_shared_transaction(db: Database) -> None:
+    [execution_id] = await _pending(db, chain(TRIGGER))
+    lease = executions.timedelta(seconds=30)
+    won = await asyncio.gather(*(executions.claim(db, execution_id, f"p{n}", lease) for n in range(4)))
+    assert sorted(won) == [False, False, False, True]
+
+
+async def test_concurrent_writes_share_commits_but_a_failing_one_fails_alone(db: Database) -> None:
+    ids = await _pending(db, chain(TRIGGER), count=12)
+    lease = executions.timedelta(seconds=30)
+
+    def broken(connection: Connection) -> None:
+        connection.execute(update(Execution).values(error="should be rolled back"))
+        raise ValueError("this job is broken")
+
+    claims = [executions.claim(db, execution_id, "me", lease) for execution_id in ids]
+    results = await asyncio.gather(executions._write(db, broken), *claims, return_exceptions=True)
+    assert isinstance(results[0], ValueError)
+    assert results[1:] == [True] * len(ids)
+    async with db.session() as session:
+        rows = (await session.execute(select(Execution.status, Execution.error))).all()
+    assert rows == [(ExecutionStatus.running, None)] * len(ids)
+
+
+async def test_sqlite_waits_for_another_process_write_lock_off_the_event_loop(db: Database) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's one-writer lock")
+    execution_id, next_id = await _pending(db, chain(TRIGGER), count=2)
+    other = sqlite3.connect(str(make_url(db.url).database), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    loop = asyncio.get_running_loop()
+    try:
+        claim = asyncio.ensure_future(
+            executions.claim(db, execution_id, "me", executions.timedelta(seconds=30))
+        )
+        started = loop.time()
+        for _ in range(20):  # the event loop keeps running while the claim waits
+            await asyncio.sleep(0.01)
+            assert not claim.done()
+        assert loop.time() - started < 5, "the event loop was blocked by the wait for the lock"
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(claim, 10)
+    finally:
+        other.close()
+    assert await executions.claim(db, next_id, "me", executions.timedelta(seconds=30))  # back on the loop
+
+
+def test_record_ids_keep_their_order_within_a_millisecond() -> None:
+    ids = [executions._record_id() for _ in range(20_000)]  # many per millisecond
+    assert all(a.int < b.int for a, b in itertools.pairwise(ids))
+    assert {(i.version, i.variant) for i in ids} == {(7, uuid.RFC_4122)}
+
+
+async def test_the_context_can_be_read_inside_the_claim(db: Database) -> None:
+    definition = chain(TRIGGER, node("set", "core.set", {"fields": {"x": "{{ vars.x }}"}}))
+    [execution_id] = await _pending(db, definition)
+    platform = _platform(db)
+
+    def read_context(connection: Connection, execution: Execution) -> executions.RunContext:
+        count = connection.execute(select(func.count()).select_from(Execution)).scalar_one()
+        return executions.RunContext(definition=definition, workflow={"id": None}, vars={"x": count})
+
+    with pytest.raises(TypeError):
+        await executions.run_execution(db, execution_id, owner=platform.owner, registry=platform.registry)
+    outcome = await executions.run_execution(
+        db, execution_id, owner=platform.owner, registry=platform.registry, read_context=read_context
+    )
+    assert outcome is not None and outcome.status == ExecutionStatus.completed
+    async with db.session() as session:
+        finished, _ = await executions.committed_outputs(session, execution_id)
+    assert finished["set"]["main"] == [{"n": 0, "x": 1}]
+    assert (
+        await executions.read(
+            db, lambda c: c.execute(select(func.count()).select_from(Execution)).scalar_one()
+        )
+        == 1
+    )
