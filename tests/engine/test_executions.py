@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from tests.support.workflows import TRIGGER, chain, node
 from wirework.accounts import service as accounts
 from wirework.db.engine import Database
+from wirework.db.types import uuid7
 from wirework.engine import executions
 from wirework.engine.items import NodeOutputs
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
@@ -143,8 +144,8 @@ async def test_sqlite_waits_for_another_process_write_lock_off_the_event_loop(db
     assert await executions.claim(db, next_id, "me", executions.timedelta(seconds=30))  # back on the loop
 
 
-def test_record_ids_keep_their_order_within_a_millisecond() -> None:
-    ids = [executions._record_id() for _ in range(20_000)]  # many per millisecond
+def test_ids_keep_their_order_within_a_millisecond() -> None:
+    ids = [uuid7() for _ in range(20_000)]  # many per millisecond
     assert all(a.int < b.int for a, b in itertools.pairwise(ids))
     assert {(i.version, i.variant) for i in ids} == {(7, uuid.RFC_4122)}
 

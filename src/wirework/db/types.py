@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -14,14 +15,31 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+_last_uuid7 = 0
+_uuid7_lock = threading.Lock()
+
 
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7): 48-bit Unix milliseconds, then random bits."""
+    """A time-ordered UUID (RFC 9562 version 7): 48-bit Unix milliseconds, then random bits.
+
+    Monotonic within the process: readers order rows by id ("the last node run"), and rows
+    are often made within one millisecond, where random bits alone would shuffle them. A
+    repeat millisecond counts up in the random bits (RFC 9562 6.2, method 2)."""
+    global _last_uuid7
     ms = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    with _uuid7_lock:
+        if value <= _last_uuid7:
+            last = _last_uuid7
+            timestamp, random = last >> 80, ((last >> 64) & 0xFFF) << 62 | last & ((1 << 62) - 1)
+            random += 1
+            if random >> 74:  # the random bits ran out: borrow the next millisecond
+                timestamp, random = timestamp + 1, 0
+            value = timestamp << 80 | 0x7 << 76 | (random >> 62) << 64 | 0x2 << 62 | random & ((1 << 62) - 1)
+        _last_uuid7 = value
     return uuid.UUID(int=value)
 
 

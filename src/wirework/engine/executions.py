@@ -583,30 +583,6 @@ async def committed_outputs(
     return _fold_outputs(await session.execute(_OUTPUTS, {"execution_id": execution_id}))
 
 
-_last_record_id = 0
-
-
-def _record_id() -> uuid.UUID:
-    """A UUID v7 greater than every record id this process made before.
-
-    Readers order an execution's records by id ("its latest output", "the last node"), and
-    records now commit well within a millisecond of each other, where plain v7 ids are in
-    random order. Within one millisecond this counts up in the random bits (RFC 9562 6.2,
-    method 2). Another process only records after taking the lease over, seconds later.
-    """
-    global _last_record_id
-    value = uuid7().int
-    if value <= _last_record_id:
-        last = _last_record_id
-        timestamp, random = last >> 80, ((last >> 64) & 0xFFF) << 62 | last & ((1 << 62) - 1)
-        random += 1
-        if random >> 74:  # the random bits ran out: borrow the next millisecond
-            timestamp, random = timestamp + 1, 0
-        value = timestamp << 80 | 0x7 << 76 | (random >> 62) << 64 | 0x2 << 62 | random & ((1 << 62) - 1)
-    _last_record_id = value
-    return uuid.UUID(int=value)
-
-
 def _preview(inputs: Mapping[str, Items]) -> dict[str, Any]:
     return {name: list(items[:INPUT_PREVIEW_ITEMS]) for name, items in inputs.items()}
 
@@ -634,7 +610,7 @@ class _DurableHooks(RunHooks):
         if status == "waiting" and error is None:
             stored = {}
         record = {
-            "id": _record_id(),
+            "id": uuid7(),
             "execution_id": self.execution_id,
             "node_id": node.id,
             "node_name": node.name,
