@@ -548,6 +548,47 @@ async def create_execution(
     return execution
 
 
+async def accept(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    version_id: uuid.UUID,
+    trigger_type: TriggerType,
+    input_items: Items,
+    options: dict[str, Any],
+) -> uuid.UUID:
+    """`create_execution` for hot paths (webhooks): the row goes out in the next group commit,
+    durable when this returns; hand the id to an executor then."""
+    execution_id = uuid7()
+    values = {
+        "id": execution_id,
+        "org_id": org_id,
+        "workflow_id": workflow_id,
+        "version_id": version_id,
+        "trigger_type": trigger_type,
+        "input_items": list(input_items),
+        "options": options,
+        "status": ExecutionStatus.pending,
+        "created_at": utcnow(),
+    }
+    await _write(db, lambda connection: connection.execute(insert(_EXECUTIONS).values(**values)))
+    return execution_id
+
+
+_STATUS = select(_EXECUTIONS.c.status, _EXECUTIONS.c.error).where(
+    _EXECUTIONS.c.id == bindparam("execution_id")
+)
+
+
+async def status_of(db: Database, execution_id: uuid.UUID) -> tuple[ExecutionStatus, str | None] | None:
+    """An execution's status and error, read cheaply (see `read`); None if it does not exist."""
+    row = await read(
+        db, lambda connection: connection.execute(_STATUS, {"execution_id": execution_id}).first()
+    )
+    return None if row is None else (ExecutionStatus(row.status), row.error)
+
+
 async def claim(db: Database, execution_id: uuid.UUID, owner: str, lease: timedelta) -> bool:
     """Take an execution that is pending, due, or whose owner's lease ran out. One winner."""
     return bool(await _write(db, lambda connection: _claimed(connection, execution_id, owner, lease)))

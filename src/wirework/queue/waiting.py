@@ -1,7 +1,7 @@
-"""Waiting for an execution to finish (webhooks that answer with the result, `run?wait_s=`).
+"""Waiting for an execution to finish (webhooks that answer with the result).
 
-In the process that ran it, the runtime wakes waiters at once; an execution run by a worker
-elsewhere is noticed by polling its row, so waiting works the same in both modes.
+In the process that ran it, the runtime hands waiters the final status at once; an execution
+run by a worker elsewhere is noticed by polling its row, so waiting works in both modes.
 """
 
 from __future__ import annotations
@@ -10,36 +10,38 @@ import asyncio
 import contextlib
 import uuid
 
-from sqlalchemy import select
-
 from wirework.db.engine import Database
-from wirework.engine.models import Execution, ExecutionStatus
+from wirework.engine import executions
+from wirework.engine.models import ExecutionStatus
+
+Waiter = asyncio.Future[ExecutionStatus | None]
+
+
+def _settled(status: ExecutionStatus | None) -> bool:
+    return status is not None and (status.finished or status == ExecutionStatus.waiting)
 
 
 class Completions:
     def __init__(self, poll_interval: float = 0.05) -> None:
         self.poll_interval = poll_interval
-        self._waiters: dict[uuid.UUID, list[asyncio.Future[None]]] = {}
+        self._waiters: dict[uuid.UUID, list[Waiter]] = {}
 
-    def expect(self, execution_id: uuid.UUID) -> asyncio.Future[None]:
-        """A future this process resolves when it finishes running the execution; take it
-        before handing the execution to an executor, so a fast run cannot finish unseen."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def expect(self, execution_id: uuid.UUID) -> Waiter:
+        """A future this process resolves when it stops running the execution; take it before
+        handing the execution to an executor, so a fast run cannot finish unseen."""
+        waiter: Waiter = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(execution_id, []).append(waiter)
         return waiter
 
-    def notify(self, execution_id: uuid.UUID) -> None:
-        """This process stopped running the execution (finished, waiting, or handed back)."""
+    def notify(self, execution_id: uuid.UUID, status: ExecutionStatus | None) -> None:
+        """This process stopped running the execution, leaving it in `status` (None: unknown,
+        e.g. another process had claimed it)."""
         for waiter in self._waiters.pop(execution_id, []):
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(status)
 
     async def wait(
-        self,
-        db: Database,
-        execution_id: uuid.UUID,
-        seconds: float,
-        expected: asyncio.Future[None] | None = None,
+        self, db: Database, execution_id: uuid.UUID, seconds: float, expected: Waiter | None = None
     ) -> ExecutionStatus | None:
         """The execution's status once it finished or waits; None if `seconds` passed first."""
         loop = asyncio.get_running_loop()
@@ -50,16 +52,16 @@ class Completions:
             while True:
                 remaining = deadline - loop.time()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(waiter), max(0.0, min(delay, remaining)))
-                async with db.session() as session:
-                    state = (
-                        await session.execute(select(Execution.status).where(Execution.id == execution_id))
-                    ).scalar_one_or_none()
-                if state is None or state.finished or state == ExecutionStatus.waiting:
-                    return state
+                    told = await asyncio.wait_for(asyncio.shield(waiter), max(0.0, min(delay, remaining)))
+                    if _settled(told):
+                        return told
+                found = await executions.status_of(db, execution_id)
+                status = found[0] if found else None
+                if found is None or _settled(status):
+                    return status
                 if loop.time() >= deadline:
                     return None
-                if waiter.done():  # run here but not finished (lease lost, handed back): poll on
+                if waiter.done():  # ran here but not to the end (handed back): poll on
                     waiter = self.expect(execution_id)
                 delay = min(delay * 2, self.poll_interval * 4)
         finally:

@@ -21,7 +21,7 @@ from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.deps import SessionDep
 from wirework.engine import executions
-from wirework.engine.models import Execution, ExecutionStatus, TriggerType
+from wirework.engine.models import ExecutionStatus, TriggerType
 from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed
 from wirework.problems import problem_responses
 from wirework.queue.waiting import Completions
@@ -76,9 +76,10 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
     await webhooks.check_auth(session, request.app.state.vault, target, request, body)
     item = await webhooks.request_item(request, path, body, limit)
     webhooks.strip_auth_header(item, target)
+    db = request.app.state.db
     if target.version_id is not None:  # a registered webhook: its version is known
-        execution = await executions.create_execution(
-            session,
+        execution_id = await executions.accept(
+            db,
             org_id=target.org_id,
             workflow_id=target.workflow_id,
             version_id=target.version_id,
@@ -99,8 +100,8 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
             trigger_type=TriggerType.webhook,
             draft=target.draft,
         )
-    execution_id = execution.id
-    await session.commit()
+        execution_id = execution.id
+        await session.commit()
     completions: Completions = request.app.state.platform.completions
     finished = None if target.response_mode == ResponseMode.immediately else completions.expect(execution_id)
     request.app.state.executor.submit(execution_id)
@@ -108,18 +109,19 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
         request.app.state.webhook_tests.received(target.workflow_id, execution_id)
     if target.response_mode == ResponseMode.immediately:
         return JSONResponse({"execution_id": str(execution_id)}, status_code=status.HTTP_202_ACCEPTED)
-    state = await completions.wait(request.app.state.db, execution_id, target.timeout_s, finished)
+    state = await completions.wait(db, execution_id, target.timeout_s, finished)
     if state is None or state == ExecutionStatus.waiting:
         raise GatewayTimeout(
             f"The workflow did not finish within {target.timeout_s} s; execution {execution_id} goes on.",
         )
-    session.expire_all()
     if state != ExecutionStatus.completed:
-        error = (await session.get(Execution, execution_id)).error  # type: ignore[union-attr]
+        found = await executions.status_of(db, execution_id)
+        error = found[1] if found else None
         raise BadGateway(
             f"The workflow {state.value} (execution {execution_id}): {error or 'no error given'}"
         )
-    answer = await webhooks.answer_of(session, execution_id, target.response_mode)
+    mode = target.response_mode
+    answer = await executions.read(db, lambda connection: webhooks.answer_of(connection, execution_id, mode))
     if answer is None:
         raise BadGateway(
             f"The workflow finished without reaching a 'Respond to webhook' node (execution {execution_id})."

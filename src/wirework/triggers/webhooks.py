@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import Connection, Uuid, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -313,21 +313,20 @@ def strip_auth_header(item: dict[str, Any], target: Target) -> None:
         item["headers"].pop(target.auth_header.lower(), None)
 
 
-async def answer_of(
-    session: AsyncSession, execution_id: uuid.UUID, mode: ResponseMode
-) -> dict[str, Any] | None:
-    """respond_node: the `$response` a Respond to webhook node left; last_node: the last items."""
-    rows = list(
-        (
-            await session.execute(
-                select(ExecutionLog.output_data)
-                .where(
-                    ExecutionLog.execution_id == execution_id, ExecutionLog.status == NodeRunStatus.completed
-                )
-                .order_by(ExecutionLog.id.desc())
-            )
-        ).scalars()
+_COMPLETED_OUTPUTS = (
+    select(ExecutionLog.output_data)
+    .where(
+        ExecutionLog.execution_id == bindparam("execution_id", type_=Uuid()),
+        ExecutionLog.status == NodeRunStatus.completed,
     )
+    .order_by(ExecutionLog.id.desc())
+)
+
+
+def answer_of(connection: Connection, execution_id: uuid.UUID, mode: ResponseMode) -> dict[str, Any] | None:
+    """respond_node: the `$response` a Respond to webhook node left; last_node: the last items.
+    Plain statements, for `executions.read`."""
+    rows = connection.execute(_COMPLETED_OUTPUTS, {"execution_id": execution_id}).scalars().all()
     if mode == ResponseMode.respond_node:
         for output in rows:
             response = (output or {}).get(RESPONSE_OUTPUT)
@@ -335,7 +334,7 @@ async def answer_of(
                 answer: dict[str, Any] = response[0]
                 return answer
         return None
-    last = {k: v for k, v in (rows[0] if rows else {}).items() if not k.startswith("$")} if rows else {}
+    last = {k: v for k, v in (rows[0] or {}).items() if not k.startswith("$")} if rows else {}
     items: list[Any] = last.get("main") or next(iter(last.values()), [])
     return {"status": 200, "headers": {}, "body": items}
 

@@ -226,6 +226,7 @@ def context_reader(platform: Platform, *, depth: int = 0) -> executions.ContextR
 async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutcome | None:
     """Run one execution in this process (the local executor and workers call this), then
     emit workflow.completed/failed and wake whoever waits for it here."""
+    outcome: executions.RunOutcome | None = None
     try:
         outcome = await executions.run_execution(
             platform.db,
@@ -251,7 +252,7 @@ async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutc
         await hand_back(platform.db, execution_id, platform.owner)
         raise
     finally:
-        platform.completions.notify(execution_id)
+        platform.completions.notify(execution_id, outcome.status if outcome else None)
 
 
 async def hand_back(db: Database, execution_id: uuid.UUID, owner: str) -> None:
