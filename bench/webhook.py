@@ -57,7 +57,7 @@ host, port, clients, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 
 body = b'{"price": 3, "qty": 7}'
 request = (b"POST /webhook/bench HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-latencies, errors = [], 0
+latencies, errors, statuses = [], 0, {}
 async def client(deadline):
     global errors
     reader, writer = await asyncio.open_connection(host, port)
@@ -74,11 +74,13 @@ async def client(deadline):
             latencies.append(time.perf_counter() - start)
         else:
             errors += 1
+            status = head.split(b" ", 2)[1].decode()
+            statuses[status] = statuses.get(status, 0) + 1
     writer.close()
 async def main():
     deadline = time.perf_counter() + seconds
     await asyncio.gather(*(client(deadline) for _ in range(clients)))
-    print(json.dumps({"latencies": latencies, "errors": errors}))
+    print(json.dumps({"latencies": latencies, "errors": errors, "statuses": statuses}))
 asyncio.run(main())
 """
 
@@ -156,6 +158,9 @@ def run_load(url: str, data_dir: Path, env: dict[str, str], worker_count: int) -
         )
         elapsed = time.perf_counter() - started
         result = json.loads(load.stdout)
+        if result["errors"]:  # show why, from the processes' own logs
+            for log in sorted(data_dir.glob("*.log")):
+                print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
         done = completed(base, token) - 1  # minus the check call
         latencies = sorted(result["latencies"])
         rss = {"serve": peak_rss_mb(server.pid)} | {
@@ -166,6 +171,7 @@ def run_load(url: str, data_dir: Path, env: dict[str, str], worker_count: int) -
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1) if latencies else None,
         "errors": result["errors"],
+        "error_statuses": result["statuses"],
         "peak_rss_mb": rss,
         "clients": CLIENTS,
         "seconds": SECONDS,
@@ -205,5 +211,6 @@ def bench_postgres_redis() -> None:
 
 
 if __name__ == "__main__":
-    bench_sqlite()
+    if not os.environ.get("BENCH_ONLY_PG"):
+        bench_sqlite()
     bench_postgres_redis()

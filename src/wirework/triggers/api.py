@@ -78,6 +78,7 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
     webhooks.strip_auth_header(item, target)
     db = request.app.state.db
     if target.version_id is not None:  # a registered webhook: its version is known
+        await session.close()  # its connection goes back first: the writer may need it
         execution_id = await executions.accept(
             db,
             org_id=target.org_id,
@@ -102,6 +103,7 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
         )
         execution_id = execution.id
         await session.commit()
+        await session.close()
     completions: Completions = request.app.state.platform.completions
     finished = None if target.response_mode == ResponseMode.immediately else completions.expect(execution_id)
     request.app.state.executor.submit(execution_id)
