@@ -128,7 +128,8 @@ def create_app(
     app.state.login_limiter = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_seconds)
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
-    for router in [*accounts_routers, *workflow_routers, *trigger_routers]:
+    # Public webhook routes first: they take the most calls, and matching walks the list in order.
+    for router in [*trigger_routers, *accounts_routers, *workflow_routers]:
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], response_model=Health)
