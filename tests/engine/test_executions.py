@@ -85,7 +85,7 @@ async def test_a_process_that_lost_its_lease_records_nothing_more(db: Database) 
         execution_id,
         owner=platform.owner,
         registry=platform.registry,
-        load_context=runtime.context_loader(platform),
+        read_context=runtime.context_reader(platform),
     )
     assert outcome is None
     async with db.session() as session:

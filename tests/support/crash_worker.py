@@ -50,12 +50,12 @@ def registry() -> NodeRegistry:
 async def main(url: str, execution_id: uuid.UUID) -> None:
     db = Database(url, pool_size=2)
     platform = runtime.Platform(db=db, registry=registry(), vault=Vault("x" * 40), owner=process_id())
-    load = runtime.context_loader(platform)
+    read = runtime.context_reader(platform)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while loop.time() < deadline:  # the first try fails while a dead process's lease holds
         outcome = await run_execution(
-            db, execution_id, owner=platform.owner, registry=platform.registry, load_context=load, lease=LEASE
+            db, execution_id, owner=platform.owner, registry=platform.registry, read_context=read, lease=LEASE
         )
         if outcome is not None:
             print("OUTCOME", outcome.status.value, flush=True)

@@ -94,10 +94,9 @@ class RunContext:
     services: Any = None
 
 
-# Loads the definition, workflow info, variables and services for an execution.
-ContextLoader = Callable[[AsyncSession, Execution], Any]
-# The same, read with plain statements inside the claim's transaction: no session, no round trip
-# of its own. It must only read (a failed batch runs it again).
+# Reads the definition, workflow info, variables and services for an execution, with plain
+# statements inside the claim's transaction: no session, no round trip of its own. It must
+# only read (a failed batch runs it again).
 ContextReader = Callable[[Connection, Execution], RunContext]
 
 
@@ -460,9 +459,10 @@ class _AtConcurrencyLimit(Exception):
 
 
 def _at_limit(connection: Connection, execution: Execution, context: RunContext) -> bool:
-    """The workflow's `settings.max_concurrency` is reached by other live runs."""
+    """The workflow's `settings.max_concurrency` is reached by other live runs. A sub-workflow
+    runs inline in its parent's node, which cannot wait for a later poll: it is not held back."""
     limit = (context.definition.get("settings") or {}).get("max_concurrency")
-    if not limit:
+    if not limit or execution.parent_execution_id is not None:
         return False
     running = connection.execute(
         _RUNNING_OF_WORKFLOW,
@@ -476,22 +476,22 @@ class _Claimed:
     execution: Execution  # detached: loaders read it, nothing writes it
     finished: dict[str, NodeOutputs]
     waiting: dict[str, dict[str, Any]]
-    context: RunContext | None
+    context: RunContext
 
 
 def _claim_and_load_job(
-    execution_id: uuid.UUID, owner: str, lease: timedelta, read_context: ContextReader | None = None
+    execution_id: uuid.UUID, owner: str, lease: timedelta, read_context: ContextReader
 ) -> Job:
-    """Claim, and in the same transaction read the row, what earlier runs committed and (with
-    `read_context`) what the run needs."""
+    """Claim, and in the same transaction read the row, what earlier runs committed and what
+    the run needs."""
 
     def job(connection: Connection) -> _Claimed | None:
         if not _claimed(connection, execution_id, owner, lease):
             return None
         execution = Execution(**connection.execute(_ROW, {"execution_id": execution_id}).one()._mapping)
         finished, waiting = _fold_outputs(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
-        context = read_context(connection, execution) if read_context is not None else None
-        if context is not None and _at_limit(connection, execution, context):
+        context = read_context(connection, execution)
+        if _at_limit(connection, execution, context):
             raise _AtConcurrencyLimit(execution_id)
         return _Claimed(execution, finished, waiting, context)
 
@@ -727,17 +727,12 @@ async def run_execution(
     *,
     owner: str,
     registry: NodeRegistry,
-    load_context: ContextLoader | None = None,
+    read_context: ContextReader,
     lease: timedelta = timedelta(seconds=30),
     on_failure: Callable[[AsyncSession, Execution, str], Any] | None = None,
-    read_context: ContextReader | None = None,
 ) -> RunOutcome | None:
     """Claim and run (or resume) an execution to its end; None if another process has it.
-
-    What the run needs comes from `load_context` (async, in a session of its own) or, cheaper,
-    from `read_context` (plain reads inside the claim's transaction); give one of them."""
-    if (load_context is None) == (read_context is None):
-        raise TypeError("give run_execution one of load_context and read_context")
+    What the run needs comes from `read_context`, inside the claim's transaction."""
     try:
         claimed: _Claimed | None = await _write(
             db, _claim_and_load_job(execution_id, owner, lease, read_context)
@@ -746,14 +741,7 @@ async def run_execution(
         return None  # left pending; a later poll claims it when a run of the workflow ends
     if claimed is None:
         return None
-    execution = claimed.execution
-    if claimed.context is not None:
-        context = claimed.context
-    else:
-        assert load_context is not None
-        async with db.session() as session:
-            context = await load_context(session, execution)
-            await session.commit()
+    execution, context = claimed.execution, claimed.context
     try:
         graph = _graph_of(execution.version_id, context.definition, registry)
     except DefinitionInvalid as exc:

@@ -11,7 +11,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Uuid, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped
@@ -113,7 +112,7 @@ class NodeServices:
             child.id,
             owner=self.platform.owner,
             registry=self.platform.registry,
-            load_context=context_loader(self.platform, depth=self.depth + 1),
+            read_context=context_reader(self.platform, depth=self.depth + 1),
         )
         async with db.session() as session:
             finished = await session.get(Execution, child.id)
@@ -151,34 +150,6 @@ def build_platform(settings: Settings, db: Database) -> Platform:
     )
 
 
-def context_loader(platform: Platform, *, depth: int = 0) -> Any:
-    async def load(session: AsyncSession, execution: Execution) -> executions.RunContext:
-        cached = platform.versions.get(execution.version_id)
-        if cached is None:  # versions are immutable, so one read per process is enough
-            version = await session.get(WorkflowVersion, execution.version_id)
-            workflow = await session.get(Workflow, execution.workflow_id)
-            assert version is not None and workflow is not None
-            cached = (
-                version.definition,
-                {"id": str(workflow.id), "name": workflow.name, "version": version.version},
-            )
-            if len(platform.versions) >= VERSION_CACHE_SIZE:
-                platform.versions.pop(next(iter(platform.versions)))
-            platform.versions[execution.version_id] = cached
-        definition, workflow_info = cached
-        draft = (execution.options or {}).get("definition")
-        if draft is not None:  # a test run of the editor's unsaved draft (webhook-test)
-            definition = draft
-        return executions.RunContext(
-            definition=definition,
-            workflow=dict(workflow_info),
-            vars=await service.variables_for(session, execution.org_id, execution.workflow_id),
-            services=NodeServices(platform, execution.org_id, execution.id, depth),
-        )
-
-    return load
-
-
 _VERSION = select(WorkflowVersion.definition, WorkflowVersion.version).where(
     WorkflowVersion.id == bindparam("version_id")
 )
@@ -190,8 +161,9 @@ _VARIABLES = select(Variable.name, Variable.type, Variable.value, Variable.workf
 
 
 def context_reader(platform: Platform, *, depth: int = 0) -> executions.ContextReader:
-    """`context_loader` as plain reads inside the claim's transaction: no session of its own,
-    which on SQLite saves most of an execution's cost (aiosqlite's thread hops)."""
+    """What a run needs (definition, workflow info, variables, services), read with plain
+    statements inside the claim's transaction: no session of its own, which on SQLite saves
+    most of an execution's cost (aiosqlite's thread hops). Versions are cached per process."""
 
     def read(connection: Connection, execution: Execution) -> executions.RunContext:
         cached = platform.versions.get(execution.version_id)

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, or_, select
+from sqlalchemy import Text, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.db.scoping import get_scoped, scoped
@@ -386,17 +386,6 @@ async def save_variable(
         session.add(variable)
     await session.flush()
     return variable
-
-
-async def variables_for(session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID) -> dict[str, Any]:
-    """`vars` of an execution: global variables, overridden by the workflow's own."""
-    rows = await session.execute(
-        scoped(Variable, org_id).where(
-            or_(Variable.workflow_id.is_(None), Variable.workflow_id == workflow_id)
-        )
-    )
-    ordered = sorted(rows.scalars(), key=lambda v: v.workflow_id is not None)
-    return {v.name: parse_variable(v.type, v.value) for v in ordered}
 
 
 # ---------------------------------------------------------------- node registry and templates
