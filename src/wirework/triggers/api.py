@@ -74,8 +74,7 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
     limit = settings.webhook_max_body_bytes
     body = await webhooks.read_body(request, limit)
     await webhooks.check_auth(session, request.app.state.vault, target, request, body)
-    item = await webhooks.request_item(request, path, body, limit)
-    webhooks.strip_auth_header(item, target)
+    item = await webhooks.request_item(request, path, body, limit, target)
     db = request.app.state.db
     if target.version_id is not None:  # a registered webhook: its version is known
         await session.close()  # its connection goes back first: the writer may need it

@@ -257,10 +257,13 @@ async def _secret(session: AsyncSession, vault: Vault, target: Target) -> dict[s
     return service.open_credential(vault, credential)
 
 
-async def request_item(request: Request, path: str, body: bytes, max_part: int) -> dict[str, Any]:
-    """The item a webhook node emits: method, path, headers, query and the parsed body;
-    uploaded files go under `binary` (n8n's convention) as base64 with name, type and size."""
-    secret_headers = SECRET_HEADERS
+async def request_item(
+    request: Request, path: str, body: bytes, max_part: int, target: Target
+) -> dict[str, Any]:
+    """The item a webhook node emits: method, path, headers (less those carrying secrets,
+    the webhook's own auth header among them), query and the parsed body; uploaded files go
+    under `binary` (n8n's convention) as base64 with name, type and size."""
+    secret_headers = SECRET_HEADERS | {(target.auth_header or "authorization").lower()}
     item: dict[str, Any] = {
         "method": request.method,
         "path": path,
@@ -306,11 +309,6 @@ async def request_item(request: Request, path: str, body: bytes, max_part: int) 
             }
         }
     return item
-
-
-def strip_auth_header(item: dict[str, Any], target: Target) -> None:
-    if target.auth_header:
-        item["headers"].pop(target.auth_header.lower(), None)
 
 
 _COMPLETED_OUTPUTS = (
