@@ -13,17 +13,22 @@ from wirework.engine.items import Items, NodeOutputs
 from wirework.engine.nodes import Condition, Node, NodeContext, NodeParameters, OutputName
 
 
-class ManualTrigger(Node):
-    type = "core.manual_trigger"
-    display_name = "Manual trigger"
-    description = "Starts the workflow by hand or through the API, with the items given (or {})."
+class TriggerNode(Node):
+    """A start node: it emits the items its trigger hands the execution (or one empty item)."""
+
     category = "Triggers"
-    icon = "play"
     inputs = ()
     is_trigger = True
 
     async def run(self, ctx: NodeContext) -> NodeOutputs:
         return {"main": ctx.items or [{}]}
+
+
+class ManualTrigger(TriggerNode):
+    type = "core.manual_trigger"
+    display_name = "Manual trigger"
+    description = "Starts the workflow by hand or through the API, with the items given (or {})."
+    icon = "play"
 
 
 class IfParameters(NodeParameters):

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from wirework.engine.items import NodeOutputs
 from wirework.engine.nodes import CredentialSlot, Node, NodeContext, NodeParameters
+from wirework.nodes.core.flow import TriggerNode
 
 RESPONSE_OUTPUT = "$response"
 """Where `core.respond_webhook` leaves the HTTP answer (status, headers, body) in its record."""
@@ -57,14 +58,11 @@ class WebhookParameters(NodeParameters):
         return self
 
 
-class Webhook(Node):
+class Webhook(TriggerNode):
     type = "core.webhook"
     display_name = "Webhook"
     description = "Starts the workflow when an HTTP request arrives at /webhook/{path}."
-    category = "Triggers"
     icon = "webhook"
-    inputs = ()
-    is_trigger = True
     Parameters = WebhookParameters
     credential_slots = (
         CredentialSlot(
@@ -74,9 +72,6 @@ class Webhook(Node):
             description="token (header), user and password (basic) or secret (hmac)",
         ),
     )
-
-    async def run(self, ctx: NodeContext) -> NodeOutputs:
-        return {"main": ctx.items or [{}]}
 
 
 class RespondWebhookParameters(NodeParameters):
@@ -144,18 +139,12 @@ class ScheduleParameters(NodeParameters):
         return self
 
 
-class Schedule(Node):
+class Schedule(TriggerNode):
     type = "core.schedule"
     display_name = "Schedule"
     description = "Starts the workflow on a cron schedule or every N seconds, in a time zone."
-    category = "Triggers"
     icon = "calendar"
-    inputs = ()
-    is_trigger = True
     Parameters = ScheduleParameters
-
-    async def run(self, ctx: NodeContext) -> NodeOutputs:
-        return {"main": ctx.items or [{}]}
 
 
 class EventParameters(NodeParameters):
@@ -170,15 +159,9 @@ class EventParameters(NodeParameters):
     )
 
 
-class Event(Node):
+class Event(TriggerNode):
     type = "core.event"
     display_name = "On event"
     description = "Starts the workflow when an event happens in Wirework (another workflow finished, …)."
-    category = "Triggers"
     icon = "bolt"
-    inputs = ()
-    is_trigger = True
     Parameters = EventParameters
-
-    async def run(self, ctx: NodeContext) -> NodeOutputs:
-        return {"main": ctx.items or [{}]}
