@@ -16,14 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.databases import create_database, drop_database
-from tests.support.server import WIREWORK, clean_env, running_server
+from tests.support.server import running_server, running_workers
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
@@ -92,28 +89,6 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-@contextmanager
-def workers(data_dir: Path, env: dict[str, str], count: int) -> Iterator[list[subprocess.Popen[str]]]:
-    processes = [
-        subprocess.Popen(
-            [WIREWORK, "worker", "--concurrency", "16"],
-            env=clean_env(data_dir, **env),
-            cwd=data_dir,
-            stdout=(data_dir / f"worker-{n}.log").open("w"),
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for n in range(count)
-    ]
-    try:
-        yield processes
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
-
-
 def completed(url: str, token: str) -> int:
     """Completed executions, counted through the API (all pages are not needed: one filter)."""
     total, cursor = 0, None
@@ -129,10 +104,11 @@ def completed(url: str, token: str) -> int:
                 return total
 
 
-def run_load(url: str, data_dir: Path, env: dict[str, str], worker_count: int) -> dict[str, Any]:
-    with ExitStack() as stack:
-        base, server = stack.enter_context(running_server(data_dir, **env))
-        processes = stack.enter_context(workers(data_dir, env, worker_count)) if worker_count else []
+def run_load(data_dir: Path, env: dict[str, str], worker_count: int) -> dict[str, Any]:
+    with (
+        running_server(data_dir, **env) as (base, server),
+        running_workers(data_dir, worker_count, 16, **env) as processes,
+    ):
         with httpx.Client(base_url=base, timeout=30) as client:
             account = client.post(
                 "/api/v1/auth/signup",
@@ -181,7 +157,7 @@ def run_load(url: str, data_dir: Path, env: dict[str, str], worker_count: int) -
 def bench_sqlite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"WIREWORK_WEBHOOK_RATE_LIMIT": "0", "WIREWORK_LOG_LEVEL": "WARNING"}
-        figures = run_load("", Path(tmp), env, worker_count=0)
+        figures = run_load(Path(tmp), env, worker_count=0)
     print(json.dumps({"bench": "webhook", "setup": "sqlite, one process", **figures}), flush=True)
 
 
@@ -204,7 +180,7 @@ def bench_postgres_redis() -> None:
                 "WIREWORK_WEBHOOK_RATE_LIMIT": "0",
                 "WIREWORK_LOG_LEVEL": "WARNING",
             }
-            figures = run_load(url, Path(tmp), env, worker_count=2)
+            figures = run_load(Path(tmp), env, worker_count=2)
         finally:
             asyncio.run(drop_database("postgresql", url))
     print(json.dumps({"bench": "webhook", "setup": "postgresql + redis, two workers", **figures}), flush=True)

@@ -1,8 +1,10 @@
-"""Run `wirework serve` as a real process on a free port, for tests that need real HTTP."""
+"""Run `wirework serve` (on a free port) and `wirework worker` as real processes, for tests and
+benchmarks that need real HTTP and real worker mode."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,3 +67,34 @@ def running_server(data_dir: Path, **env: str) -> Iterator[tuple[str, subprocess
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextmanager
+def running_workers(
+    data_dir: Path, count: int, concurrency: int = 4, **env: str
+) -> Iterator[list[subprocess.Popen[str]]]:
+    """`count` worker processes, logging to data_dir/worker-N.log; stopped with SIGTERM after
+    (killed if one does not stop within 15 s)."""
+    first = len(list(data_dir.glob("worker-*.log")))  # a second set does not overwrite the logs
+    processes = [
+        subprocess.Popen(
+            [WIREWORK, "worker", "--concurrency", str(concurrency)],
+            env=clean_env(data_dir, **env),
+            cwd=data_dir,
+            stdout=(data_dir / f"worker-{first + n}.log").open("w"),
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(count)
+    ]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -4,29 +4,17 @@ exactly once, whoever polls first."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
-from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from tests.support.databases import create_database, drop_database
 from tests.support.server import running_server
 from tests.support.workflows import chain, node
 from wirework.db.engine import Database
 from wirework.engine.models import Execution, TriggerType
-
-
-@pytest.fixture
-async def shared_db(tmp_path: Path) -> AsyncIterator[str]:
-    backend = "postgresql" if os.environ.get("WIREWORK_TEST_POSTGRES_URL") else "sqlite"
-    url = await create_database(backend, tmp_path)
-    yield url
-    await drop_database(backend, url)
 
 
 async def test_two_processes_fire_each_second_exactly_once(tmp_path: Path, shared_db: str) -> None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,8 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.accounts import Account, _account
-from tests.support.databases import create_database, drop_database
-from tests.support.server import WIREWORK, clean_env, running_server
+from tests.support.server import running_server, running_workers
 from tests.support.workflows import chain, node
 from wirework.db.engine import Database
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus
@@ -35,14 +31,6 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-async def shared_db(tmp_path: Path) -> AsyncIterator[str]:
-    backend = "postgresql" if os.environ.get("WIREWORK_TEST_POSTGRES_URL") else "sqlite"
-    url = await create_database(backend, tmp_path)
-    yield url
-    await drop_database(backend, url)
-
-
 async def clear_broker(url: str) -> None:
     """Old messages of earlier runs name executions of other databases: harmless, but slow."""
     if url.startswith("redis"):
@@ -50,34 +38,6 @@ async def clear_broker(url: str) -> None:
 
         async with Redis.from_url(url) as redis:
             await redis.delete("wirework.executions")
-
-
-@contextmanager
-def workers(data_dir: Path, env: dict[str, str], count: int) -> Iterator[list[subprocess.Popen[str]]]:
-    processes = []
-    for number in range(count):
-        log = (data_dir / f"worker-{number}.log").open("w")
-        processes.append(
-            subprocess.Popen(
-                [WIREWORK, "worker", "--concurrency", "4"],
-                env=clean_env(data_dir, **env),
-                cwd=data_dir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    try:
-        yield processes
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 async def counts(db: Database) -> dict[ExecutionStatus, int]:
@@ -98,7 +58,7 @@ async def test_killed_worker_loses_nothing_and_repeats_nothing(
         "WIREWORK_WEBHOOK_RATE_LIMIT": "0",
         "WIREWORK_LOG_LEVEL": "WARNING",
     }
-    with running_server(tmp_path, **env) as (url, _), workers(tmp_path, env, 3) as processes:
+    with running_server(tmp_path, **env) as (url, _), running_workers(tmp_path, 3, **env) as processes:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             signup = await client.post(
                 "/api/v1/auth/signup",
@@ -215,7 +175,7 @@ async def test_sigterm_hands_running_work_back_at_once(tmp_path: Path, shared_db
                 "/api/v1/workflows", json={"name": "slow", "definition": definition}, headers=headers
             )
             await client.post(f"/api/v1/workflows/{created.json()['id']}/activate", headers=headers)
-            with workers(tmp_path, env, 1) as first:
+            with running_workers(tmp_path, 1, **env) as first:
                 await client.post("/webhook/slow", json={})
                 async with asyncio.timeout(20):
                     while (await counts(db)).get(ExecutionStatus.running, 0) != 1:
@@ -225,7 +185,7 @@ async def test_sigterm_hands_running_work_back_at_once(tmp_path: Path, shared_db
             async with db.session() as session:
                 execution = (await session.execute(select(Execution))).scalar_one()
             assert execution.status == ExecutionStatus.running  # not cancelled: handed back
-            with workers(tmp_path, env, 1):
+            with running_workers(tmp_path, 1, **env):
                 async with asyncio.timeout(30):  # well before the 60 s lease would expire
                     while (await counts(db)).get(ExecutionStatus.completed, 0) != 1:
                         await asyncio.sleep(0.2)
