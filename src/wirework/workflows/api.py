@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -371,22 +370,6 @@ async def restore_version(
     return version
 
 
-async def _wait_for(request: Request, execution_id: uuid.UUID, seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    db = request.app.state.db
-    delay = 0.005
-    while loop.time() < deadline:
-        async with db.session() as session:
-            state = (
-                await session.execute(select(Execution.status).where(Execution.id == execution_id))
-            ).scalar()
-        if state is None or state.finished or state == ExecutionStatus.waiting:
-            return
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.2)
-
-
 @workflows_router.post("/{workflow_id}/run", status_code=status.HTTP_201_CREATED, response_model=ExecutionOut)
 async def run_workflow(
     workflow_id: uuid.UUID,
@@ -410,7 +393,7 @@ async def run_workflow(
     )
     await _accept(request, session, execution)
     if body.wait_s:
-        await _wait_for(request, execution.id, body.wait_s)
+        await request.app.state.platform.completions.wait(request.app.state.db, execution.id, body.wait_s)
         await session.refresh(execution)
     return execution
 
