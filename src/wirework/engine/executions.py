@@ -589,6 +589,25 @@ async def status_of(db: Database, execution_id: uuid.UUID) -> tuple[ExecutionSta
     return None if row is None else (ExecutionStatus(row.status), row.error)
 
 
+_LAST_OUTPUT = (
+    select(_LOGS.c.output_data)
+    .where(
+        _LOGS.c.execution_id == bindparam("execution_id", type_=Uuid()),
+        _LOGS.c.status == NodeRunStatus.completed,
+    )
+    .order_by(_LOGS.c.id.desc())
+    .limit(1)
+)
+
+
+def last_items(connection: Connection, execution_id: uuid.UUID) -> Items:
+    """The items an execution ended with: its latest finished node's `main` output (or first
+    output), `$`-outputs aside. Plain statement, for `read`."""
+    last = connection.execute(_LAST_OUTPUT, {"execution_id": execution_id}).scalar_one_or_none() or {}
+    outputs = {k: v for k, v in last.items() if not k.startswith("$")}
+    return list(outputs.get("main") or next(iter(outputs.values()), []))
+
+
 async def claim(db: Database, execution_id: uuid.UUID, owner: str, lease: timedelta) -> bool:
     """Take an execution that is pending, due, or whose owner's lease ran out. One winner."""
     return bool(await _write(db, lambda connection: _claimed(connection, execution_id, owner, lease)))

@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 
 from wirework.db.scoping import get_scoped
 from wirework.db.types import utcnow
+from wirework.engine import executions
 from wirework.engine.models import ExecutionLog, NodeRunStatus
 from wirework.errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, Unauthorized
 from wirework.nodes.core.triggers import RESPONSE_OUTPUT, WebhookParameters
@@ -324,17 +325,14 @@ _COMPLETED_OUTPUTS = (
 def answer_of(connection: Connection, execution_id: uuid.UUID, mode: ResponseMode) -> dict[str, Any] | None:
     """respond_node: the `$response` a Respond to webhook node left; last_node: the last items.
     Plain statements, for `executions.read`."""
-    rows = connection.execute(_COMPLETED_OUTPUTS, {"execution_id": execution_id}).scalars().all()
-    if mode == ResponseMode.respond_node:
-        for output in rows:
-            response = (output or {}).get(RESPONSE_OUTPUT)
-            if response:
-                answer: dict[str, Any] = response[0]
-                return answer
-        return None
-    last = {k: v for k, v in (rows[0] or {}).items() if not k.startswith("$")} if rows else {}
-    items: list[Any] = last.get("main") or next(iter(last.values()), [])
-    return {"status": 200, "headers": {}, "body": items}
+    if mode != ResponseMode.respond_node:
+        return {"status": 200, "headers": {}, "body": executions.last_items(connection, execution_id)}
+    for output in connection.execute(_COMPLETED_OUTPUTS, {"execution_id": execution_id}).scalars():
+        response = (output or {}).get(RESPONSE_OUTPUT)
+        if response:
+            answer: dict[str, Any] = response[0]
+            return answer
+    return None
 
 
 def method_of(request: Request) -> str:

@@ -17,7 +17,7 @@ from wirework.db.scoping import get_scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
 from wirework.engine.errors import NodeError, ParameterError
-from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
+from wirework.engine.models import Execution, ExecutionStatus, TriggerType
 from wirework.engine.nodes import NodeRegistry
 from wirework.errors import NotFound
 from wirework.nodes import load_builtin_nodes
@@ -114,25 +114,11 @@ class NodeServices:
             registry=self.platform.registry,
             read_context=context_reader(self.platform, depth=self.depth + 1),
         )
-        async with db.session() as session:
-            finished = await session.get(Execution, child.id)
-            assert finished is not None
-            if outcome is None or finished.status != ExecutionStatus.completed:
-                raise NodeError(
-                    f"sub-workflow {workflow.name!r} {finished.status.value}: {finished.error or ''}"
-                )
-            last = (
-                await session.execute(
-                    select(ExecutionLog.output_data)
-                    .where(
-                        ExecutionLog.execution_id == child.id, ExecutionLog.status == NodeRunStatus.completed
-                    )
-                    .order_by(ExecutionLog.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-        outputs = {k: v for k, v in (last or {}).items() if not k.startswith("$")}
-        return list(outputs.get("main") or next(iter(outputs.values()), []))
+        found = await executions.status_of(db, child.id)
+        if outcome is None or found is None or found[0] != ExecutionStatus.completed:
+            status, error = found or (ExecutionStatus.pending, None)
+            raise NodeError(f"sub-workflow {workflow.name!r} {status.value}: {error or ''}")
+        return await executions.read(db, lambda connection: executions.last_items(connection, child.id))
 
 
 def build_platform(settings: Settings, db: Database) -> Platform:
