@@ -26,6 +26,7 @@ from wirework.queue.broker import BrokerExecutor, make_broker
 from wirework.queue.local import LocalExecutor
 from wirework.security.ratelimit import SlidingWindowLimiter
 from wirework.settings import Settings, get_settings
+from wirework.triggers.api import WebhookGateway
 from wirework.triggers.api import routers as trigger_routers
 from wirework.triggers.schedules import Scheduler
 from wirework.triggers.webhooks import TargetCache, TestListeners
@@ -127,8 +128,8 @@ def create_app(
     )
     app.state.login_limiter = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_seconds)
     install_problem_handlers(app)
+    app.add_middleware(WebhookGateway)  # inside the request log: webhook calls are logged too
     app.add_middleware(RequestLogMiddleware)
-    # Public webhook routes first: they take the most calls, and matching walks the list in order.
     for router in [*trigger_routers, *accounts_routers, *workflow_routers]:
         app.include_router(router)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -84,8 +85,10 @@ def serve(
             "-H 'content-type: application/json' "
             '-d \'{"email":"you@example.com","username":"you","password":"a-long-password"}\''
         )
+    application = create_app(settings)
+    _freeze_heap()
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -108,7 +111,16 @@ def worker(
     console.print(
         f"Wirework worker {__version__}: {concurrency} at once, broker {_redact(settings.broker_url)}"
     )
+    _freeze_heap()
     uvloop.run(run_worker(settings, concurrency))
+
+
+def _freeze_heap() -> None:
+    """What is imported and built before serving lives as long as the process: take it out of
+    the cyclic collector's sight, so a full collection scans only what the work creates. Full
+    collections of the whole heap took 100+ ms each and were the webhook p99 (bench/webhook.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _redact(url: str) -> str:

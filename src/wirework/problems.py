@@ -105,11 +105,16 @@ def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]
     ]
 
 
-async def _wirework_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, WireworkError)
+def error_response(request: Request, exc: WireworkError) -> JSONResponse:
+    """The problem+json answer to one of our errors (routes outside FastAPI's handlers use it)."""
     return problem_response(
         request, exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
     )
+
+
+async def _wirework_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WireworkError)
+    return error_response(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -100,7 +100,10 @@ async def test_unknown_path_404_wrong_method_405_and_inactive_workflows_do_not_a
     assert wrong.status_code == 405
     assert wrong.headers["Allow"] == "GET"
     assert wrong.headers["content-type"].startswith("application/problem+json")
-    assert (await client.get("/webhook/only-get")).status_code == 202
+    assert wrong.json()["instance"] == "/webhook/only-get"
+    called = await client.get("/webhook/only-get", headers={"x-request-id": "call-1"})
+    assert called.status_code == 202
+    assert called.headers["x-request-id"] == "call-1"  # the request log covers webhook calls too
     await client.post(f"/api/v1/workflows/{workflow_id}/deactivate", headers=ann.headers)
     assert (await client.get("/webhook/only-get")).status_code == 404
 

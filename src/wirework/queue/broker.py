@@ -61,6 +61,8 @@ async def _never_called(execution_id: str) -> None:  # pragma: no cover - worker
 class BrokerExecutor:
     """What `serve` uses in worker mode: `submit` publishes, nothing runs here."""
 
+    runs_here = False
+
     def __init__(self, broker: AsyncBroker, housekeeping: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.broker = broker
         self.housekeeping = housekeeping

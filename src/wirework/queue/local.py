@@ -22,6 +22,8 @@ Housekeeping = Callable[[], Awaitable[Any]]
 
 
 class LocalExecutor:
+    runs_here = True  # what it is handed runs in this process, which says when it stops
+
     def __init__(
         self,
         db: Database,

@@ -41,14 +41,30 @@ class Completions:
                 waiter.set_result(status)
 
     async def wait(
-        self, db: Database, execution_id: uuid.UUID, seconds: float, expected: Waiter | None = None
+        self,
+        db: Database,
+        execution_id: uuid.UUID,
+        seconds: float,
+        expected: Waiter | None = None,
+        *,
+        runs_here: bool = False,
     ) -> ExecutionStatus | None:
-        """The execution's status once it finished or waits; None if `seconds` passed first."""
+        """The execution's status once it finished or waits; None if `seconds` passed first.
+
+        `runs_here`: `expected` was taken before this process's own executor got the
+        execution, so this process will say when it stops running it; the row is then read
+        only if it stopped without settling (another process had claimed it). Otherwise the
+        row is polled, at growing intervals, from the start."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         delay = self.poll_interval / 8
         waiter = expected or self.expect(execution_id)
         try:
+            if runs_here and expected is not None:
+                with contextlib.suppress(TimeoutError):
+                    told = await asyncio.wait_for(asyncio.shield(waiter), seconds)
+                    if _settled(told):
+                        return told
             while True:
                 remaining = deadline - loop.time()
                 with contextlib.suppress(TimeoutError):

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wirework.accounts import service as accounts
 from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
@@ -22,8 +24,8 @@ from wirework.db.types import utcnow
 from wirework.deps import SessionDep
 from wirework.engine import executions
 from wirework.engine.models import ExecutionStatus, TriggerType
-from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed
-from wirework.problems import problem_responses
+from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed, WireworkError
+from wirework.problems import error_response, problem_responses
 from wirework.queue.waiting import Completions
 from wirework.triggers import schedules, webhooks
 from wirework.triggers.models import ResponseMode, Schedule, Webhook
@@ -33,51 +35,75 @@ from wirework.workflows.models import Workflow
 COMMON = problem_responses(400, 401, 403, 404, 422)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
-public_router = APIRouter(tags=["webhooks"])
 webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=COMMON)
 schedules_router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"], responses=COMMON)
 listen_router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], responses=COMMON)
-routers = [public_router, webhooks_router, schedules_router, listen_router]
+routers = [webhooks_router, schedules_router, listen_router]
 
 
-# ---------------------------------------------------------------- public entry points
+# ---------------------------------------------------------------- public entry points (ASGI)
 
 
-@public_router.api_route("/webhook/{path:path}", methods=METHODS, include_in_schema=False)
-async def call_webhook(path: str, request: Request, session: SessionDep) -> Response:
+_PUBLIC = SimpleNamespace(path="/webhook/{path}")  # the route the request log and metrics name
+_TEST = SimpleNamespace(path="/webhook-test/{path}")
+
+
+class WebhookGateway:
+    """`/webhook/{path}` and `/webhook-test/{path}` as a plain ASGI layer in front of the API
+    router: webhooks take the most calls, and FastAPI's routing and dependency layer cost
+    more than the rest of a call (bench/webhook.py). Errors answer problem+json as elsewhere;
+    anything unexpected goes on to the app's own 500 handler."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith("/webhook/"):
+            handle, rest, scope["route"] = call_webhook, path[len("/webhook/") :], _PUBLIC
+        elif path.startswith("/webhook-test/"):
+            handle, rest, scope["route"] = call_test_webhook, path[len("/webhook-test/") :], _TEST
+        else:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await handle(request, rest.strip("/"))
+        except WireworkError as exc:
+            response = error_response(request, exc)
+        await response(scope, receive, send)
+
+
+async def call_webhook(request: Request, path: str) -> Response:
     """Run the active workflow listening on this path and method."""
-    method = webhooks.method_of(request)
-    target = await webhooks.find(session, method, path.strip("/"), request.app.state.webhook_cache)
-    return await _run_webhook(request, session, target, path.strip("/"))
+    state = request.app.state
+    target = await webhooks.find(state.db, webhooks.method_of(request), path, state.webhook_cache)
+    return await _run_webhook(request, target, path)
 
 
-@public_router.api_route("/webhook-test/{path:path}", methods=METHODS, include_in_schema=False)
-async def call_test_webhook(path: str, request: Request, session: SessionDep) -> Response:
+async def call_test_webhook(request: Request, path: str) -> Response:
     """Run the editor's draft that is listening for one test call on this path."""
-    method = webhooks.method_of(request)
     listeners: webhooks.TestListeners = request.app.state.webhook_tests
-    target = listeners.take(method, path.strip("/"))
-    return await _run_webhook(request, session, target, path.strip("/"))
+    target = listeners.take(webhooks.method_of(request), path)
+    return await _run_webhook(request, target, path)
 
 
-async def _run_webhook(request: Request, session: SessionDep, target: webhooks.Target, path: str) -> Response:
-    settings = request.app.state.settings
-    limiter = request.app.state.webhook_limiter
+async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> Response:
+    state = request.app.state
+    limiter = state.webhook_limiter
     if limiter is not None:
         key = f"{request.client.host if request.client else '?'}|{path}"
         wait = limiter.retry_after(key)
         if wait:
             raise TooManyRequests(f"Too many calls to this webhook; try again in {wait} s.", retry_after=wait)
         limiter.hit(key)
-    limit = settings.webhook_max_body_bytes
+    limit = state.settings.webhook_max_body_bytes
     body = await webhooks.read_body(request, limit)
-    await webhooks.check_auth(session, request.app.state.vault, target, request, body)
+    db = state.db
+    await webhooks.check_auth(db, state.vault, target, request, body)
     item = await webhooks.request_item(request, path, body, limit, target)
-    db = request.app.state.db
     if target.version_id is not None:  # a registered webhook: its version is known
-        await session.close()  # its connection goes back first: the writer may need it
         execution_id = await executions.accept(
             db,
             org_id=target.org_id,
@@ -88,38 +114,39 @@ async def _run_webhook(request: Request, session: SessionDep, target: webhooks.T
             options={"start": target.node_id},
         )
     else:  # a test call: the draft, on top of the current version
-        workflow = await get_scoped(session, Workflow, target.workflow_id, target.org_id)
-        execution = await workflows.start_run(
-            session,
-            workflow,
-            version=None,
-            input_items=[item],
-            pinned=None,
-            start=target.node_id,
-            user_id=None,
-            trigger_type=TriggerType.webhook,
-            draft=target.draft,
-        )
-        execution_id = execution.id
-        await session.commit()
-        await session.close()
-    completions: Completions = request.app.state.platform.completions
+        async with db.session() as session:
+            workflow = await get_scoped(session, Workflow, target.workflow_id, target.org_id)
+            execution = await workflows.start_run(
+                session,
+                workflow,
+                version=None,
+                input_items=[item],
+                pinned=None,
+                start=target.node_id,
+                user_id=None,
+                trigger_type=TriggerType.webhook,
+                draft=target.draft,
+            )
+            execution_id = execution.id
+            await session.commit()
+    completions: Completions = state.platform.completions
     finished = None if target.response_mode == ResponseMode.immediately else completions.expect(execution_id)
-    request.app.state.executor.submit(execution_id)
+    state.executor.submit(execution_id)
     if target.draft is not None:
-        request.app.state.webhook_tests.received(target.workflow_id, execution_id)
+        state.webhook_tests.received(target.workflow_id, execution_id)
     if target.response_mode == ResponseMode.immediately:
         return JSONResponse({"execution_id": str(execution_id)}, status_code=status.HTTP_202_ACCEPTED)
-    state = await completions.wait(db, execution_id, target.timeout_s, finished)
-    if state is None or state == ExecutionStatus.waiting:
+    runs_here = state.executor.runs_here
+    outcome = await completions.wait(db, execution_id, target.timeout_s, finished, runs_here=runs_here)
+    if outcome is None or outcome == ExecutionStatus.waiting:
         raise GatewayTimeout(
             f"The workflow did not finish within {target.timeout_s} s; execution {execution_id} goes on.",
         )
-    if state != ExecutionStatus.completed:
+    if outcome != ExecutionStatus.completed:
         found = await executions.status_of(db, execution_id)
         error = found[1] if found else None
         raise BadGateway(
-            f"The workflow {state.value} (execution {execution_id}): {error or 'no error given'}"
+            f"The workflow {outcome.value} (execution {execution_id}): {error or 'no error given'}"
         )
     mode = target.response_mode
     answer = await executions.read(db, lambda connection: webhooks.answer_of(connection, execution_id, mode))

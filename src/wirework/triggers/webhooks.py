@@ -7,21 +7,23 @@ process for one call within `TEST_LISTEN_S` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Connection, Uuid, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
+from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
@@ -129,12 +131,14 @@ class TestListeners:
 class TargetCache:
     """Recently found webhooks of this process, for `CACHE_S` seconds: a hot webhook then costs
     no lookup. Activation changes in this process clear it; those made through another process
-    are seen within `CACHE_S`."""
+    are seen within `CACHE_S`. When an entry runs out under load, one lookup refills it and
+    the calls that came meanwhile wait for that one instead of each making their own."""
 
     CACHE_S = 1.0
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], tuple[float, Target]] = {}
+        self._lookups: dict[tuple[str, str], asyncio.Future[Target]] = {}
 
     def get(self, method: str, path: str) -> Target | None:
         entry = self._entries.get((method, path))
@@ -142,37 +146,64 @@ class TargetCache:
             return None
         return entry[1]
 
-    def put(self, method: str, path: str, target: Target) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[(method, path)] = (time.monotonic() + self.CACHE_S, target)
+    async def fill(self, method: str, path: str, lookup: Callable[[], Awaitable[Target]]) -> Target:
+        key = (method, path)
+        pending = self._lookups.get(key)
+        if pending is None:
+            pending = self._lookups[key] = asyncio.ensure_future(lookup())
+            pending.add_done_callback(lambda done: self._filled(key, done))
+        return await asyncio.shield(pending)  # a caller that goes away does not cancel the others'
+
+    def _filled(self, key: tuple[str, str], done: asyncio.Future[Target]) -> None:
+        del self._lookups[key]
+        if not done.cancelled() and done.exception() is None:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.CACHE_S, done.result())
 
     def clear(self) -> None:
         self._entries.clear()
 
 
-async def find(session: AsyncSession, method: str, path: str, cache: TargetCache | None = None) -> Target:
+_TARGETS = (
+    select(
+        Webhook.method,
+        Webhook.org_id,
+        Webhook.workflow_id,
+        Webhook.node_id,
+        Webhook.auth_mode,
+        Webhook.credential_id,
+        Webhook.auth_header,
+        Webhook.response_mode,
+        Webhook.timeout_s,
+        WorkflowVersion.id.label("version_id"),
+    )
+    .join(Workflow, Workflow.id == Webhook.workflow_id)
+    .join(
+        WorkflowVersion,
+        (WorkflowVersion.workflow_id == Workflow.id) & (WorkflowVersion.version == Workflow.version),
+    )
+    .where(Webhook.path == bindparam("path"))
+)
+
+
+async def find(db: Database, method: str, path: str, cache: TargetCache) -> Target:
     """The active webhook on this path and method, with the workflow's current version:
     404 if no method has the path, 405 if another method does."""
-    cached = cache.get(method, path) if cache else None
+    cached = cache.get(method, path)
     if cached is not None:
         return cached
-    rows = (
-        await session.execute(
-            select(Webhook, WorkflowVersion.id)
-            .join(Workflow, Workflow.id == Webhook.workflow_id)
-            .join(
-                WorkflowVersion,
-                (WorkflowVersion.workflow_id == Workflow.id) & (WorkflowVersion.version == Workflow.version),
-            )
-            .where(Webhook.path == path)
-        )
-    ).all()
+    return await cache.fill(method, path, lambda: _lookup(db, method, path))
+
+
+async def _lookup(db: Database, method: str, path: str) -> Target:
+    # Plain statement on the engine's writer connection (`executions.read`): no thread hop on SQLite.
+    rows = await executions.read(db, lambda connection: connection.execute(_TARGETS, {"path": path}).all())
     if not rows:
         raise NotFound(f"No active workflow listens on /webhook/{path}.")
-    for row, version_id in rows:
+    for row in rows:
         if row.method.value == method:
-            target = Target(
+            return Target(
                 org_id=row.org_id,
                 workflow_id=row.workflow_id,
                 node_id=row.node_id,
@@ -181,12 +212,9 @@ async def find(session: AsyncSession, method: str, path: str, cache: TargetCache
                 auth_header=row.auth_header,
                 response_mode=row.response_mode,
                 timeout_s=row.timeout_s,
-                version_id=version_id,
+                version_id=row.version_id,
             )
-            if cache:
-                cache.put(method, path, target)
-            return target
-    allowed = ", ".join(sorted(r.method.value for r, _ in rows))
+    allowed = ", ".join(sorted(row.method.value for row in rows))
     raise MethodNotAllowed(f"/webhook/{path} accepts {allowed}, not {method}.", headers={"Allow": allowed})
 
 
@@ -207,12 +235,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-async def check_auth(
-    session: AsyncSession, vault: Vault, target: Target, request: Request, body: bytes
-) -> None:
+async def check_auth(db: Database, vault: Vault, target: Target, request: Request, body: bytes) -> None:
     if target.auth_mode == WebhookAuth.none:
         return
-    secret = await _secret(session, vault, target)
+    secret = await _secret(db, vault, target)
     header = request.headers.get(target.auth_header or "authorization", "")
     if target.auth_mode == WebhookAuth.header:
         token = str(secret.get("token") or secret.get("value") or "")
@@ -246,16 +272,17 @@ def _basic_ok(header: str, secret: dict[str, Any]) -> bool:
     return bool(expected_password) and same_user and same_password
 
 
-async def _secret(session: AsyncSession, vault: Vault, target: Target) -> dict[str, Any]:
+async def _secret(db: Database, vault: Vault, target: Target) -> dict[str, Any]:
     if target.credential_id is None:
         raise Unauthorized("The webhook's credential is missing; nobody can call it until one is chosen.")
-    try:
-        credential = await get_scoped(session, Credential, target.credential_id, target.org_id)
-    except NotFound:
-        raise Unauthorized(
-            "The webhook's credential was deleted; nobody can call it until one is chosen."
-        ) from None
-    return service.open_credential(vault, credential)
+    async with db.session() as session:
+        try:
+            credential = await get_scoped(session, Credential, target.credential_id, target.org_id)
+        except NotFound:
+            raise Unauthorized(
+                "The webhook's credential was deleted; nobody can call it until one is chosen."
+            ) from None
+        return service.open_credential(vault, credential)
 
 
 async def request_item(

@@ -20,6 +20,7 @@ from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
 from wirework.engine.nodes import NodeRegistry
 from wirework.errors import Conflict
 from wirework.problems import problem_responses
+from wirework.queue.waiting import Completions
 from wirework.security.vault import Vault
 from wirework.triggers import service as triggers
 from wirework.workflows import service
@@ -391,9 +392,12 @@ async def run_workflow(
         start=body.start_node,
         user_id=principal.user.id,
     )
+    completions: Completions = request.app.state.platform.completions
+    finished = completions.expect(execution.id) if body.wait_s else None
     await _accept(request, session, execution)
     if body.wait_s:
-        await request.app.state.platform.completions.wait(request.app.state.db, execution.id, body.wait_s)
+        runs_here = request.app.state.executor.runs_here
+        await completions.wait(request.app.state.db, execution.id, body.wait_s, finished, runs_here=runs_here)
         await session.refresh(execution)
     return execution
 
