@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+import time
 import uuid
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -26,9 +28,12 @@ from wirework.nodes import load_builtin_nodes
 from wirework.security.vault import Vault
 from wirework.workflows import runtime, service
 
+LEASE = timedelta(seconds=0.6)
+
 
 class TakeOver(Node):
-    """Plays another process taking the execution over while this node runs."""
+    """Plays this process freezing (a blocked event loop: no heartbeat) for longer than its
+    lease while this node runs, and another process claiming the execution meanwhile."""
 
     type = "test.take_over"
     display_name = "Take over"
@@ -37,13 +42,9 @@ class TakeOver(Node):
 
     async def run(self, ctx: NodeContext) -> NodeOutputs:
         assert TakeOver.db is not None
-        async with TakeOver.db.session() as session:
-            await session.execute(
-                update(Execution)
-                .where(Execution.id == uuid.UUID(str(ctx.execution["id"])))
-                .values(lease_owner="another-process")
-            )
-            await session.commit()
+        time.sleep(LEASE.total_seconds() * 1.5)  # frozen: the lease runs out
+        execution_id = uuid.UUID(str(ctx.execution["id"]))
+        assert await executions.claim(TakeOver.db, execution_id, "another-process", timedelta(seconds=60))
         return {"main": ctx.items}
 
 
@@ -86,6 +87,7 @@ async def test_a_process_that_lost_its_lease_records_nothing_more(db: Database) 
         owner=platform.owner,
         registry=platform.registry,
         read_context=runtime.context_reader(platform),
+        lease=LEASE,
     )
     assert outcome is None
     async with db.session() as session:

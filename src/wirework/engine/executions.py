@@ -2,9 +2,10 @@
 committed before its successors start, resume after a crash, cancel, retry.
 
 This is the one place where an execution changes state. A process owns a running execution
-only while its lease holds: every node's record is written in the same transaction that
-renews the lease, so a process that lost its lease (and whose work another process took
-over) cannot record a node twice.
+only while its lease holds. Node records are written in transactions that renew the lease
+once a third of it has passed (`_Lease`): until then nobody else can claim the execution,
+and after that a record is written only together with a successful renewal, so a process
+that lost its lease (and whose work another process took over) cannot record a node twice.
 
 The hot path (claim, node records, heartbeats, the final transition) goes through a group
 commit: one writer per database and process collects the writes of every running execution
@@ -22,6 +23,7 @@ import functools
 import os
 import socket
 import sqlite3
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -388,6 +390,7 @@ _CLAIM = (
         started_at=func.coalesce(_EXECUTIONS.c.started_at, bindparam("now", type_=_TIME)),
     )
 )
+_CLAIM_RETURNING = _CLAIM.returning(*_EXECUTIONS.c)
 _RENEW = (
     update(_EXECUTIONS)
     .where(_EXECUTIONS.c.id == bindparam("execution_id"), _EXECUTIONS.c.lease_owner == bindparam("owner"))
@@ -411,6 +414,7 @@ _SUPERSEDE = (
     .values(superseded=True)
 )
 _RECORD = insert(_LOGS)
+_ACCEPT = insert(_EXECUTIONS)
 
 
 @functools.cache
@@ -438,12 +442,56 @@ def _renewed(connection: Connection, execution_id: uuid.UUID, owner: str, lease:
     return bool(result.rowcount == 1)
 
 
+class _Lease:
+    """Our hold on a running execution. Claims by others need it expired, so for a third of
+    its length after a renewal it is surely ours and a write need not renew it; after that a
+    write renews it in its own transaction, and writes nothing if it is no longer ours.
+    Times are this process's monotonic clock, taken before each write is sent (earlier than
+    the database's expiry is computed, so the estimate errs on the side of renewing)."""
+
+    def __init__(self, execution_id: uuid.UUID, owner: str, length: timedelta, since: float) -> None:
+        self.execution_id, self.owner, self.length = execution_id, owner, length
+        self.renewed_at = since
+
+    def due(self) -> bool:
+        return time.monotonic() - self.renewed_at >= self.length.total_seconds() / 3
+
+    def kept(self, connection: Connection, renew: bool) -> bool:
+        """Inside a write: renew when `renew` (decided when the write was sent); whether the
+        lease is (still) ours."""
+        return not renew or _renewed(connection, self.execution_id, self.owner, self.length)
+
+    def renewed(self, sent_at: float) -> None:
+        """A renewal sent at `sent_at` was committed."""
+        self.renewed_at = max(self.renewed_at, sent_at)
+
+
 def _claimed(connection: Connection, execution_id: uuid.UUID, owner: str, lease: timedelta) -> bool:
     now = utcnow()
     result = connection.execute(
         _CLAIM, {"execution_id": execution_id, "owner": owner, "now": now, "until": now + lease}
     )
     return bool(result.rowcount == 1)
+
+
+def _claimed_row(
+    connection: Connection, execution_id: uuid.UUID, owner: str, lease: timedelta
+) -> tuple[Execution, bool] | None:
+    """Claim and read the row (one statement where the database returns updated rows); and
+    whether this is its first claim, so nothing can have been recorded for it yet."""
+    now = utcnow()
+    params = {"execution_id": execution_id, "owner": owner, "now": now, "until": now + lease}
+    if connection.dialect.update_returning:
+        row = connection.execute(_CLAIM_RETURNING, params).first()
+    elif connection.execute(_CLAIM, params).rowcount == 1:
+        row = connection.execute(_ROW, {"execution_id": execution_id}).one()
+    else:
+        row = None
+    if row is None:
+        return None
+    execution = Execution(**row._mapping)
+    # The claim sets started_at only if it was empty; an earlier claim set another instant.
+    return execution, execution.started_at == now
 
 
 _RUNNING_OF_WORKFLOW = select(func.count()).where(
@@ -486,10 +534,14 @@ def _claim_and_load_job(
     the run needs."""
 
     def job(connection: Connection) -> _Claimed | None:
-        if not _claimed(connection, execution_id, owner, lease):
+        claimed = _claimed_row(connection, execution_id, owner, lease)
+        if claimed is None:
             return None
-        execution = Execution(**connection.execute(_ROW, {"execution_id": execution_id}).one()._mapping)
-        finished, waiting = _fold_outputs(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
+        execution, first = claimed
+        finished: dict[str, NodeOutputs] = {}
+        waiting: dict[str, dict[str, Any]] = {}
+        if not first:
+            finished, waiting = _fold_outputs(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
         context = read_context(connection, execution)
         if _at_limit(connection, execution, context):
             raise _AtConcurrencyLimit(execution_id)
@@ -572,7 +624,7 @@ async def accept(
         "status": ExecutionStatus.pending,
         "created_at": utcnow(),
     }
-    await _write(db, lambda connection: connection.execute(insert(_EXECUTIONS).values(**values)))
+    await _write(db, lambda connection: connection.execute(_ACCEPT, values))
     return execution_id
 
 
@@ -648,8 +700,8 @@ def _preview(inputs: Mapping[str, Items]) -> dict[str, Any]:
 
 
 class _DurableHooks(RunHooks):
-    def __init__(self, db: Database, execution_id: uuid.UUID, owner: str, lease: timedelta) -> None:
-        self.db, self.execution_id, self.owner, self.lease = db, execution_id, owner, lease
+    def __init__(self, db: Database, lease: _Lease) -> None:
+        self.db, self.lease = db, lease
         self.started: dict[str, tuple[datetime, dict[str, Any]]] = {}
 
     async def on_node_start(self, node: NodeSpec, attempt: int, inputs: Mapping[str, Items]) -> None:
@@ -669,9 +721,10 @@ class _DurableHooks(RunHooks):
         stored = dict(outputs or {})
         if status == "waiting" and error is None:
             stored = {}
+        lease = self.lease
         record = {
             "id": uuid7(),
-            "execution_id": self.execution_id,
+            "execution_id": lease.execution_id,
             "node_id": node.id,
             "node_name": node.name,
             "attempt": attempt,
@@ -683,36 +736,40 @@ class _DurableHooks(RunHooks):
             "item_count": sum(len(v) for k, v in stored.items() if not k.startswith("$")),
             "error": error.message if error else None,
         }
-        execution_id, owner, lease = self.execution_id, self.owner, self.lease
+        sent_at, renew = time.monotonic(), lease.due()
 
         def job(connection: Connection) -> bool:
-            if not _renewed(connection, execution_id, owner, lease):
+            if not lease.kept(connection, renew):
                 return False  # another process owns it: write nothing
             if reset:
-                connection.execute(_SUPERSEDE, {"execution_id": execution_id, "node_ids": list(reset)})
+                connection.execute(_SUPERSEDE, {"execution_id": lease.execution_id, "node_ids": list(reset)})
             connection.execute(_RECORD, record)
             return True
 
         if not await _write(self.db, job):
-            raise LeaseLost(str(self.execution_id))
+            raise LeaseLost(str(lease.execution_id))
+        if renew:
+            lease.renewed(sent_at)
 
 
-async def _heartbeat(
-    db: Database, execution_id: uuid.UUID, owner: str, lease: timedelta, task: asyncio.Task[Any]
-) -> None:
+async def _heartbeat(db: Database, lease: _Lease, task: asyncio.Task[Any]) -> None:
     """Renew the lease between node records; cancel the run when asked to or when it is lost."""
 
     def job(connection: Connection) -> tuple[bool, bool]:
-        ours = _renewed(connection, execution_id, owner, lease)
-        cancel = connection.execute(_CANCEL_REQUESTED, {"execution_id": execution_id}).scalar_one_or_none()
+        ours = lease.kept(connection, renew=True)
+        cancel = connection.execute(
+            _CANCEL_REQUESTED, {"execution_id": lease.execution_id}
+        ).scalar_one_or_none()
         return ours, bool(cancel)
 
     while True:
-        await asyncio.sleep(lease.total_seconds() / 3)
+        await asyncio.sleep(lease.length.total_seconds() / 3)
+        sent_at = time.monotonic()
         ours, cancel = await _write(db, job)
         if not ours or cancel:
             task.cancel(msg="cancel requested" if ours else "lease lost")
             return
+        lease.renewed(sent_at)
 
 
 async def _finish(
@@ -752,6 +809,7 @@ async def run_execution(
 ) -> RunOutcome | None:
     """Claim and run (or resume) an execution to its end; None if another process has it.
     What the run needs comes from `read_context`, inside the claim's transaction."""
+    claim_sent_at = time.monotonic()
     try:
         claimed: _Claimed | None = await _write(
             db, _claim_and_load_job(execution_id, owner, lease, read_context)
@@ -777,7 +835,8 @@ async def run_execution(
     # A retry starts from the failed run's outputs; its own records (after a crash) come on top.
     finished = {**options.get("finished", {}), **claimed.finished}
     resume = dict(claimed.waiting) or None
-    hooks = _DurableHooks(db, execution_id, owner, lease)
+    held = _Lease(execution_id, owner, lease, since=claim_sent_at)
+    hooks = _DurableHooks(db, held)
     run = asyncio.ensure_future(
         run_workflow(
             graph,
@@ -794,7 +853,7 @@ async def run_execution(
             services=context.services,
         )
     )
-    beat = asyncio.ensure_future(_heartbeat(db, execution_id, owner, lease, run))
+    beat = asyncio.ensure_future(_heartbeat(db, held, run))
     try:
         result = await run
     except asyncio.CancelledError:
