@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.engine import make_url
 
-from tests.support.workflows import TRIGGER, chain, node
-from wirework.accounts import service as accounts
+from tests.support.workflows import TRIGGER, chain, node, pending_executions
 from wirework.db.engine import Database
 from wirework.db.types import uuid7
 from wirework.engine import executions
@@ -26,7 +25,7 @@ from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
 from wirework.engine.nodes import Node, NodeContext, NodeRegistry
 from wirework.nodes import load_builtin_nodes
 from wirework.security.vault import Vault
-from wirework.workflows import runtime, service
+from wirework.workflows import runtime
 
 LEASE = timedelta(seconds=0.6)
 
@@ -55,21 +54,7 @@ def _registry() -> NodeRegistry:
 
 
 async def _pending(db: Database, definition: dict[str, Any], count: int = 1) -> list[uuid.UUID]:
-    registry = _registry()
-    async with db.session() as session:
-        user = await accounts.create_user(session, email="e@example.com", username="exec", password="pw")
-        org = await accounts.create_organization(session, name="exec", owner=user)
-        workflow = await service.create_workflow(
-            session, org_id=org.id, user_id=user.id, name="exec", definition=definition, registry=registry
-        )
-        ids = []
-        for n in range(count):
-            execution = await service.start_run(
-                session, workflow, version=None, input_items=[{"n": n}], pinned=None, start=None, user_id=None
-            )
-            ids.append(execution.id)
-        await session.commit()
-    return ids
+    return await pending_executions(db, definition, _registry(), count)
 
 
 def _platform(db: Database) -> runtime.Platform:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 import httpx
 
 from tests.support.accounts import Account
+from wirework.accounts import service as accounts
+from wirework.db.engine import Database
+from wirework.engine.nodes import NodeRegistry
+from wirework.workflows import service
 
 
 def node(node_id: str, type_: str, parameters: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
@@ -68,3 +73,23 @@ def outputs(execution: dict[str, Any], node_id: str) -> dict[str, Any]:
     assert runs, f"{node_id} did not complete: {execution}"
     result: dict[str, Any] = runs[-1]["output_data"]
     return result
+
+
+async def pending_executions(
+    db: Database, definition: dict[str, Any], registry: NodeRegistry, count: int = 1
+) -> list[uuid.UUID]:
+    """`count` accepted (pending) executions of a new workflow of a new user and organization."""
+    async with db.session() as session:
+        user = await accounts.create_user(session, email="e@example.com", username="exec", password="pw")
+        org = await accounts.create_organization(session, name="exec", owner=user)
+        workflow = await service.create_workflow(
+            session, org_id=org.id, user_id=user.id, name="exec", definition=definition, registry=registry
+        )
+        ids = []
+        for n in range(count):
+            execution = await service.start_run(
+                session, workflow, version=None, input_items=[{"n": n}], pinned=None, start=None, user_id=None
+            )
+            ids.append(execution.id)
+        await session.commit()
+    return ids
