@@ -47,9 +47,29 @@ class TakeOver(Node):
         return {"main": ctx.items}
 
 
+class Nap(Node):
+    """Naps, counting the runs inside it at once."""
+
+    type = "test.nap"
+    display_name = "Nap"
+    category = "Test"
+    inside: ClassVar[int] = 0
+    most: ClassVar[int] = 0
+
+    async def run(self, ctx: NodeContext) -> NodeOutputs:
+        Nap.inside += 1
+        Nap.most = max(Nap.most, Nap.inside)
+        try:
+            await asyncio.sleep(0.3)
+        finally:
+            Nap.inside -= 1
+        return {"main": ctx.items}
+
+
 def _registry() -> NodeRegistry:
     registry = load_builtin_nodes(NodeRegistry())
     registry.register(TakeOver)
+    registry.register(Nap)
     return registry
 
 
@@ -161,3 +181,30 @@ async def test_the_context_can_be_read_inside_the_claim(db: Database) -> None:
         )
         == 1
     )
+
+
+async def test_claims_committing_at_once_in_separate_transactions_keep_max_concurrency(db: Database) -> None:
+    definition = chain(TRIGGER, node("nap", "test.nap"))
+    definition["settings"] = {"max_concurrency": 1}
+    ids = await _pending(db, definition, count=4)
+    # A writer each: the claims commit apart, as those of separate processes do.
+    writers = [Database(db.url) for _ in ids]
+    platform = _platform(db)
+
+    async def run(database: Database, execution_id: uuid.UUID) -> executions.RunOutcome | None:
+        return await executions.run_execution(
+            database,
+            execution_id,
+            owner=platform.owner,
+            registry=platform.registry,
+            read_context=runtime.context_reader(platform),
+        )
+
+    Nap.inside = Nap.most = 0
+    try:
+        outcomes = await asyncio.gather(*(run(w, i) for w, i in zip(writers, ids, strict=True)))
+    finally:
+        for writer in writers:
+            await writer.dispose()
+    assert Nap.most == 1
+    assert 1 <= sum(outcome is not None for outcome in outcomes) < len(ids)  # the others stay pending

@@ -60,6 +60,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     if parsed.drivername == "mysql+asyncmy":
         url = str(parsed.update_query_dict({"charset": "utf8mb4"}).render_as_string(False))
+        # PostgreSQL's default: each statement sees what is committed when it starts. InnoDB's
+        # REPEATABLE READ would keep a batch's first snapshot, hiding a claim another process
+        # committed meanwhile from the checks that follow a lock (executions._at_limit).
+        kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(url, **kwargs)
     if parsed.drivername == "sqlite+aiosqlite":
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)

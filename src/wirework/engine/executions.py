@@ -40,6 +40,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
+    column,
     create_engine,
     delete,
     event,
@@ -47,6 +48,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -364,6 +366,7 @@ async def read(db: Database, fn: Callable[[Connection], T]) -> T:
 
 _EXECUTIONS = cast(Table, Execution.__table__)
 _LOGS = cast(Table, ExecutionLog.__table__)
+_WORKFLOWS = table("workflows", column("id", Uuid()))  # the workflows package owns it; only its id here
 _TIME = _EXECUTIONS.c.lease_expires_at.type
 
 
@@ -502,6 +505,9 @@ _RUNNING_OF_WORKFLOW = select(func.count()).where(
 )
 
 
+_LOCK_WORKFLOW = select(_WORKFLOWS.c.id).where(_WORKFLOWS.c.id == bindparam("workflow_id")).with_for_update()
+
+
 class _AtConcurrencyLimit(Exception):
     """Raised inside the claim's transaction, which rolls back: the row stays claimable."""
 
@@ -512,6 +518,9 @@ def _at_limit(connection: Connection, execution: Execution, context: RunContext)
     limit = (context.definition.get("settings") or {}).get("max_concurrency")
     if not limit or execution.parent_execution_id is not None:
         return False
+    # Claims of one workflow's runs take turns here (on SQLite every write does anyway), so
+    # two claims committing at once cannot each miss the other and both count below the limit.
+    connection.execute(_LOCK_WORKFLOW, {"workflow_id": execution.workflow_id})
     running = connection.execute(
         _RUNNING_OF_WORKFLOW,
         {"workflow_id": execution.workflow_id, "execution_id": execution.id, "now": utcnow()},
