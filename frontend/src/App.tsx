@@ -3,13 +3,15 @@ import { lazy, Suspense, useEffect, type ReactNode } from "react";
 import { SessionProvider, useSession } from "./auth/session";
 import { AuthPage } from "./pages/AuthPage";
 import { Shell } from "./layout/Shell";
-import { matchPath, navigate, useLocation } from "./lib/router";
+import { afterLogin, matchPath, navigate, useLocation } from "./lib/router";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
 import { ExecutionsPage } from "./pages/ExecutionsPage";
 import { CredentialsPage } from "./pages/CredentialsPage";
 import { VariablesPage } from "./pages/VariablesPage";
 import { TemplatesPage } from "./pages/TemplatesPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
+import { MembersPage } from "./pages/MembersPage";
+import { InvitePage } from "./pages/InvitePage";
 
 // The editor (React Flow) loads only when a workflow is opened.
 const EditorPage = lazy(() => import("./editor/EditorPage"));
@@ -33,12 +35,14 @@ function Redirect({ to }: { to: string }) {
 
 function Routes() {
   const { me, loading, orgVersion } = useSession();
-  const { path } = useLocation();
+  const { path, query } = useLocation();
   if (loading) return <Loading />;
+  // An invitation's link: signs up (logged out) or accepts (logged in).
+  if (path === "/invite") return <InvitePage />;
   if (!me) {
     return <AuthPage mode={path === "/signup" ? "signup" : "login"} />;
   }
-  if (path === "/login" || path === "/signup" || path === "/") return <Redirect to="/workflows" />;
+  if (path === "/login" || path === "/signup" || path === "/") return <Redirect to={afterLogin(query.get("next"))} />;
   let page: ReactNode;
   let params: Record<string, string> | null;
   if ((params = matchPath("/workflows/:id", path))) {
@@ -50,6 +54,7 @@ function Routes() {
   else if (path === "/variables") page = <VariablesPage key={orgVersion} />;
   else if (path === "/templates") page = <TemplatesPage key={orgVersion} />;
   else if (path === "/api-keys") page = <ApiKeysPage key={orgVersion} />;
+  else if (path === "/members") page = <MembersPage key={orgVersion} />;
   else if (path === "/workflows") page = <WorkflowsPage key={orgVersion} />;
   else page = <div className="page"><h1>Not found</h1><p>Nothing lives at {path}.</p></div>;
   return (

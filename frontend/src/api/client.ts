@@ -1,4 +1,5 @@
 // The one way the UI talks to the API: JSON over fetch, cookie session + X-CSRF-Token, problem+json errors.
+import type { Invitation, InvitationCreated, Member, Organization, OrgRole } from "./types";
 
 export const CSRF_COOKIE = "wirework_csrf";
 export const CSRF_HEADER = "X-CSRF-Token";
@@ -119,6 +120,24 @@ export const api = {
   patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, { body }),
   put: <T>(path: string, body: unknown) => request<T>("PUT", path, { body }),
   delete: (path: string) => request<void>("DELETE", path),
+};
+
+/** Members of an organization: list, change a role, remove (or leave: remove yourself). */
+export const members = {
+  list: (orgId: string) => api.get<Member[]>(`orgs/${orgId}/members`),
+  setRole: (orgId: string, userId: string, role: OrgRole) =>
+    api.patch<Member>(`orgs/${orgId}/members/${userId}`, { role }),
+  remove: (orgId: string, userId: string) => api.delete(`orgs/${orgId}/members/${userId}`),
+};
+
+/** Invitations to an organization (admins), and accepting one (the invitee). */
+export const invitations = {
+  list: (orgId: string) => api.get<Invitation[]>(`orgs/${orgId}/invitations`),
+  create: (orgId: string, email: string, role: OrgRole) =>
+    api.post<InvitationCreated>(`orgs/${orgId}/invitations`, { email, role }),
+  revoke: (orgId: string, invitationId: string) => api.delete(`orgs/${orgId}/invitations/${invitationId}`),
+  /** Join the invitation's organization; gives that organization, with your role. */
+  accept: (token: string) => api.post<Organization>("invitations/accept", { token }),
 };
 
 export function errorMessage(error: unknown): string {

@@ -18,11 +18,37 @@ export interface User {
   role: string;
 }
 
+export type OrgRole = "owner" | "admin" | "member" | "viewer";
+
 export interface Organization {
   id: string;
   name: string;
   slug: string;
-  role?: string;
+  role?: OrgRole;
+}
+
+export interface Member {
+  user_id: string;
+  username: string;
+  email: string;
+  role: OrgRole;
+  joined_at: string;
+}
+
+export interface Invitation {
+  id: string;
+  org_id: string;
+  email: string;
+  role: OrgRole;
+  expires_at: string;
+  used_at: string | null;
+  created_at: string;
+}
+
+/** A new invitation: the token and the link to send are shown only now. */
+export interface InvitationCreated extends Invitation {
+  token: string;
+  accept_url: string;
 }
 
 export interface Me {

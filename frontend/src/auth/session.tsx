@@ -9,7 +9,7 @@ interface SessionState {
   /** Bumped when the organization changes, so pages reload their data. */
   orgVersion: number;
   login(login: string, password: string): Promise<void>;
-  signup(body: { email: string; username: string; password: string; org_name?: string }): Promise<void>;
+  signup(body: { email: string; username: string; password: string; org_name?: string; invitation_token?: string }): Promise<void>;
   logout(): Promise<void>;
   switchOrg(orgId: string): Promise<void>;
   reload(): Promise<void>;

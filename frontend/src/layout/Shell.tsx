@@ -14,6 +14,7 @@ const NAV = [
   { to: "/credentials", label: "Credentials" },
   { to: "/variables", label: "Variables" },
   { to: "/api-keys", label: "API keys" },
+  { to: "/members", label: "Members" },
 ];
 
 export function Shell({ children }: { children: ReactNode }) {

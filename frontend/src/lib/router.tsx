@@ -47,3 +47,14 @@ export function Link({ to, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorEl
   };
   return <a href={to} onClick={handle} {...rest} />;
 }
+
+/** Where to go after logging in: `next` if it is a path of this site, else the workflows. */
+export function afterLogin(next: string | null | undefined): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/workflows";
+  return next;
+}
+
+/** The login page that comes back to `path` (with its query) afterwards. */
+export function loginThenBackTo(path: string): string {
+  return `/login?next=${encodeURIComponent(path)}`;
+}
