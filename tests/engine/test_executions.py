@@ -21,7 +21,7 @@ from wirework.db.engine import Database
 from wirework.db.types import uuid7
 from wirework.engine import executions
 from wirework.engine.items import NodeOutputs
-from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
+from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, TriggerType
 from wirework.engine.nodes import Node, NodeContext, NodeRegistry
 from wirework.nodes import load_builtin_nodes
 from wirework.security.vault import Vault
@@ -208,3 +208,49 @@ async def test_claims_committing_at_once_in_separate_transactions_keep_max_concu
             await writer.dispose()
     assert Nap.most == 1
     assert 1 <= sum(outcome is not None for outcome in outcomes) < len(ids)  # the others stay pending
+
+
+async def test_a_runs_end_and_what_it_starts_commit_together(db: Database) -> None:
+    [execution_id] = await _pending(db, chain(TRIGGER))
+    platform = _platform(db)
+    dies = True
+
+    def on_end(connection: Connection, ended: executions.Ended) -> list[uuid.UUID]:
+        started = executions.insert_pending(
+            connection,
+            org_id=ended.execution.org_id,
+            workflow_id=ended.execution.workflow_id,
+            version_id=ended.execution.version_id,
+            trigger_type=TriggerType.event,
+            input_items=[{"after": str(ended.execution.id)}],
+            options={},
+        )
+        if dies:
+            raise RuntimeError("the process dies here")
+        return [started]
+
+    async def run() -> executions.RunOutcome | None:
+        return await executions.run_execution(
+            db,
+            execution_id,
+            owner=platform.owner,
+            registry=platform.registry,
+            read_context=runtime.context_reader(platform),
+            on_end=on_end,
+        )
+
+    with pytest.raises(RuntimeError):
+        await run()
+    async with db.session() as session:  # neither the end nor what it started was recorded
+        rows = (await session.execute(select(Execution.id, Execution.status))).all()
+    assert [(row.id, row.status) for row in rows] == [(execution_id, ExecutionStatus.running)]
+
+    dies = False
+    await runtime.hand_back(db, execution_id, platform.owner)  # as when its lease runs out
+    outcome = await run()
+    assert outcome is not None and outcome.status == ExecutionStatus.completed
+    async with db.session() as session:
+        rows = (await session.execute(select(Execution.id, Execution.status))).all()
+        records = (await session.execute(select(func.count()).select_from(ExecutionLog))).scalar_one()
+    assert sorted(row.id for row in rows) == sorted([execution_id, *outcome.follow_ups])
+    assert len(outcome.follow_ups) == 1 and records == 1  # started once; the trigger did not run again

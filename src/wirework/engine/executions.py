@@ -110,6 +110,23 @@ class RunOutcome:
     follow_ups: list[uuid.UUID] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class Ended:
+    """A run that ended completed or failed, for `run_execution`'s `on_end`."""
+
+    execution: Execution
+    status: ExecutionStatus
+    error: str | None = None
+    error_node: str | None = None
+
+
+EndHook = Callable[[Connection, Ended], list[uuid.UUID]]
+"""What a run's end starts (its events, its error workflow): plain statements in the
+transaction that records the end, so a crash can neither lose it nor start it twice. Returns
+the executions it accepted (`insert_pending`); it must only write through the connection (a
+failed batch runs it again)."""
+
+
 # --------------------------------------------------------------------------- group commit
 
 Job = Callable[[Connection], Any]
@@ -559,7 +576,13 @@ def _claim_and_load_job(
     return job
 
 
-def _finish_job(execution_id: uuid.UUID, owner: str, status: ExecutionStatus, values: dict[str, Any]) -> Job:
+def _finish_job(
+    execution_id: uuid.UUID,
+    owner: str,
+    status: ExecutionStatus,
+    values: dict[str, Any],
+    after: Callable[[Connection], list[uuid.UUID]] | None,
+) -> Job:
     statement = _finish_statement(tuple(sorted(values)))
     params = {
         "execution_id": execution_id,
@@ -568,8 +591,10 @@ def _finish_job(execution_id: uuid.UUID, owner: str, status: ExecutionStatus, va
         **{f"set_{name}": value for name, value in values.items()},
     }
 
-    def job(connection: Connection) -> bool:
-        return bool(connection.execute(statement, params).rowcount == 1)
+    def job(connection: Connection) -> list[uuid.UUID] | None:
+        if connection.execute(statement, params).rowcount != 1:
+            return None
+        return after(connection) if after is not None else []
 
     return job
 
@@ -609,6 +634,35 @@ async def create_execution(
     return execution
 
 
+def insert_pending(
+    connection: Connection,
+    *,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    version_id: uuid.UUID,
+    trigger_type: TriggerType,
+    input_items: Items,
+    options: dict[str, Any],
+    parent_execution_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Accept work inside a write: one pending row (plain statement, for jobs and hooks)."""
+    execution_id = uuid7()
+    values = {
+        "id": execution_id,
+        "org_id": org_id,
+        "workflow_id": workflow_id,
+        "version_id": version_id,
+        "trigger_type": trigger_type,
+        "input_items": list(input_items),
+        "options": options,
+        "parent_execution_id": parent_execution_id,
+        "status": ExecutionStatus.pending,
+        "created_at": utcnow(),
+    }
+    connection.execute(_ACCEPT, values)
+    return execution_id
+
+
 async def accept(
     db: Database,
     *,
@@ -621,19 +675,18 @@ async def accept(
 ) -> uuid.UUID:
     """`create_execution` for hot paths (webhooks): the row goes out in the next group commit,
     durable when this returns; hand the id to an executor then."""
-    execution_id = uuid7()
-    values = {
-        "id": execution_id,
-        "org_id": org_id,
-        "workflow_id": workflow_id,
-        "version_id": version_id,
-        "trigger_type": trigger_type,
-        "input_items": list(input_items),
-        "options": options,
-        "status": ExecutionStatus.pending,
-        "created_at": utcnow(),
-    }
-    await _write(db, lambda connection: connection.execute(_ACCEPT, values))
+    execution_id: uuid.UUID = await _write(
+        db,
+        lambda connection: insert_pending(
+            connection,
+            org_id=org_id,
+            workflow_id=workflow_id,
+            version_id=version_id,
+            trigger_type=trigger_type,
+            input_items=input_items,
+            options=options,
+        ),
+    )
     return execution_id
 
 
@@ -792,10 +845,19 @@ async def _heartbeat(db: Database, lease: _Lease, task: asyncio.Task[Any]) -> No
 
 
 async def _finish(
-    db: Database, execution_id: uuid.UUID, owner: str, status: ExecutionStatus, **values: Any
-) -> bool:
-    """The final transition of a run, only while we still hold the lease."""
-    return bool(await _write(db, _finish_job(execution_id, owner, status, values)))
+    db: Database,
+    execution_id: uuid.UUID,
+    owner: str,
+    status: ExecutionStatus,
+    after: Callable[[Connection], list[uuid.UUID]] | None = None,
+    **values: Any,
+) -> list[uuid.UUID] | None:
+    """The final transition of a run, only while we still hold the lease, with `after` in the
+    same transaction: the executions `after` accepted, or None if the lease was lost."""
+    started: list[uuid.UUID] | None = await _write(
+        db, _finish_job(execution_id, owner, status, values, after)
+    )
+    return started
 
 
 GRAPH_CACHE_SIZE = 1000
@@ -824,10 +886,11 @@ async def run_execution(
     registry: NodeRegistry,
     read_context: ContextReader,
     lease: timedelta = timedelta(seconds=30),
-    on_failure: Callable[[AsyncSession, Execution, str], Any] | None = None,
+    on_end: EndHook | None = None,
 ) -> RunOutcome | None:
     """Claim and run (or resume) an execution to its end; None if another process has it.
-    What the run needs comes from `read_context`, inside the claim's transaction."""
+    What the run needs comes from `read_context`, inside the claim's transaction; what its
+    end starts comes from `on_end`, inside the transaction that records the end."""
     claim_sent_at = time.monotonic()
     try:
         claimed: _Claimed | None = await _write(
@@ -838,18 +901,32 @@ async def run_execution(
     if claimed is None:
         return None
     execution, context = claimed.execution, claimed.context
-    try:
-        graph = _graph_of(execution.version_id, context.definition, registry)
-    except DefinitionInvalid as exc:
-        await _finish(
+
+    async def end(
+        status: ExecutionStatus, error: str | None = None, node: str | None = None
+    ) -> RunOutcome | None:
+        hook, ended = on_end, Ended(execution, status, error, node)
+
+        def after(connection: Connection) -> list[uuid.UUID]:
+            return hook(connection, ended) if hook is not None else []
+
+        started = await _finish(
             db,
             execution_id,
             owner,
-            ExecutionStatus.failed,
+            status,
+            after,
             finished_at=utcnow(),
-            error=f"The workflow definition is invalid: {exc}",
+            resume_at=None,
+            error=error,
+            error_node=node,
         )
-        return RunOutcome(ExecutionStatus.failed)
+        return None if started is None else RunOutcome(status, follow_ups=started)
+
+    try:
+        graph = _graph_of(execution.version_id, context.definition, registry)
+    except DefinitionInvalid as exc:
+        return await end(ExecutionStatus.failed, f"The workflow definition is invalid: {exc}")
     options = execution.options or {}
     # A retry starts from the failed run's outputs; its own records (after a crash) come on top.
     finished = {**options.get("finished", {}), **claimed.finished}
@@ -895,34 +972,11 @@ async def run_execution(
         ok = await _finish(db, execution_id, owner, ExecutionStatus.waiting, resume_at=result.wait.resume_at)
         return RunOutcome(ExecutionStatus.waiting) if ok else None
     if result.status == "completed":
-        ok = await _finish(
-            db, execution_id, owner, ExecutionStatus.completed, finished_at=utcnow(), resume_at=None
-        )
-        return RunOutcome(ExecutionStatus.completed) if ok else None
+        return await end(ExecutionStatus.completed)
     error = result.error
-    message = error.message if error else "failed"
-    ok = await _finish(
-        db,
-        execution_id,
-        owner,
-        ExecutionStatus.failed,
-        finished_at=utcnow(),
-        resume_at=None,
-        error=message,
-        error_node=error.node_id if error else None,
+    return await end(
+        ExecutionStatus.failed, error.message if error else "failed", error.node_id if error else None
     )
-    if not ok:
-        return None
-    outcome = RunOutcome(ExecutionStatus.failed)
-    if on_failure is not None:
-        async with db.session() as session:
-            failed = await session.get(Execution, execution_id)
-            assert failed is not None
-            follow_up = await on_failure(session, failed, message)
-            await session.commit()
-            if follow_up is not None:
-                outcome.follow_ups.append(follow_up)
-    return outcome
 
 
 async def request_cancel(session: AsyncSession, execution: Execution) -> None:

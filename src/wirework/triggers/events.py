@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, Row, bindparam, select
 
+from wirework.engine import executions
 from wirework.engine.expressions import EMPTY_NODES, expression_context, render_value
-from wirework.engine.models import Execution, ExecutionStatus, TriggerType
+from wirework.engine.models import ExecutionStatus, TriggerType
 from wirework.triggers.models import EventTrigger
 from wirework.workflows import service
 from wirework.workflows.models import Workflow
@@ -30,7 +30,15 @@ WORKFLOW_COMPLETED = "workflow.completed"
 WORKFLOW_FAILED = "workflow.failed"
 
 
-def _matches(trigger: EventTrigger, name: str, payload: dict[str, Any]) -> bool:
+_SUBSCRIBED = select(
+    EventTrigger.workflow_id, EventTrigger.node_id, EventTrigger.event, EventTrigger.filter
+).where(
+    EventTrigger.org_id == bindparam("org_id"), EventTrigger.event.in_(bindparam("names", expanding=True))
+)
+_WORKFLOW_NAME = select(Workflow.name).where(Workflow.id == bindparam("workflow_id"))
+
+
+def _matches(trigger: Row[Any], name: str, payload: dict[str, Any]) -> bool:
     if not fnmatch.fnmatchcase(name, trigger.event):
         return False
     if not trigger.filter:
@@ -48,76 +56,81 @@ def _matches(trigger: EventTrigger, name: str, payload: dict[str, Any]) -> bool:
     try:
         return bool(render_value(trigger.filter, context, "filter"))
     except Exception as exc:  # a broken filter must not break the emitter
-        log.warning("event_filter_failed", trigger_id=str(trigger.id), error=str(exc))
+        log.warning("event_filter_failed", workflow_id=str(trigger.workflow_id), error=str(exc))
         return False
 
 
-async def emit(
-    session: AsyncSession,
+def _subscribed(connection: Connection, org_id: uuid.UUID, name: str) -> list[Row[Any]]:
+    prefix = name.split(".", 1)[0]
+    names = [name, "*", f"{prefix}.*"]
+    return list(connection.execute(_SUBSCRIBED, {"org_id": org_id, "names": names}))
+
+
+def _start(
+    connection: Connection,
+    triggers: list[Row[Any]],
+    org_id: uuid.UUID,
+    name: str,
+    payload: dict[str, Any],
+    source_workflow_id: uuid.UUID | None,
+) -> list[uuid.UUID]:
+    started: list[uuid.UUID] = []
+    item = {"event": name, **payload}
+    for trigger in triggers:
+        if trigger.workflow_id == source_workflow_id or not _matches(trigger, name, item):
+            continue
+        version_id = service.current_version_id(connection, org_id, trigger.workflow_id, active=True)
+        if version_id is None:
+            continue
+        started.append(
+            executions.insert_pending(
+                connection,
+                org_id=org_id,
+                workflow_id=trigger.workflow_id,
+                version_id=version_id,
+                trigger_type=TriggerType.event,
+                input_items=[item],
+                options={"start": trigger.node_id},
+            )
+        )
+    return started
+
+
+def emit(
+    connection: Connection,
     org_id: uuid.UUID,
     name: str,
     payload: dict[str, Any],
     *,
     source_workflow_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
-    """Start every active workflow of the organization subscribed to `name` whose filter
-    matches; the new executions' ids (the caller commits, then submits them). A workflow
-    does not receive events about its own executions, so it cannot trigger itself forever."""
-    prefix = name.split(".", 1)[0]
-    candidates = (
-        await session.execute(
-            select(EventTrigger).where(
-                EventTrigger.org_id == org_id,
-                EventTrigger.event.in_([name, "*", f"{prefix}.*"]),
-            )
-        )
-    ).scalars()
-    started: list[uuid.UUID] = []
-    item = {"event": name, **payload}
-    for trigger in candidates:
-        if trigger.workflow_id == source_workflow_id or not _matches(trigger, name, item):
-            continue
-        workflow = await session.get(Workflow, trigger.workflow_id)
-        if workflow is None or not workflow.is_active:
-            continue
-        execution = await service.start_run(
-            session,
-            workflow,
-            version=None,
-            input_items=[item],
-            pinned=None,
-            start=trigger.node_id,
-            user_id=None,
-            trigger_type=TriggerType.event,
-        )
-        started.append(execution.id)
-    return started
+    """Accept a run of every active workflow of the organization subscribed to `name` whose
+    filter matches; the new executions' ids (the caller commits, then submits them). Plain
+    statements: inside the write that causes the event, so the event is neither lost nor
+    doubled (with a session: `await session.run_sync(lambda s: emit(s.connection(), …))`).
+    A workflow does not receive events about its own executions, so it cannot trigger itself
+    forever."""
+    triggers = _subscribed(connection, org_id, name)
+    return _start(connection, triggers, org_id, name, payload, source_workflow_id)
 
 
-_FINISHED_EVENTS = [WORKFLOW_COMPLETED, WORKFLOW_FAILED, "workflow.*", "*"]
-_LISTENING = select(EventTrigger.id).where(EventTrigger.event.in_(_FINISHED_EVENTS)).limit(1)
-
-
-def anyone_listening(connection: Connection) -> bool:
-    """Whether any workflow subscribes to workflow.completed/failed: plain statement, so the
-    runtime can ask on the engine's writer connection (`executions.read`) after every run."""
-    return connection.execute(_LISTENING).first() is not None
-
-
-async def emit_finished(session: AsyncSession, execution_id: uuid.UUID) -> list[uuid.UUID]:
-    """`workflow.completed` or `workflow.failed` for a finished execution. Ask
-    `anyone_listening` first: in the common case nobody does, and that costs one lookup."""
-    execution = await session.get(Execution, execution_id)
-    if execution is None or execution.status not in (ExecutionStatus.completed, ExecutionStatus.failed):
+def emit_finished(connection: Connection, ended: executions.Ended) -> list[uuid.UUID]:
+    """`workflow.completed` or `workflow.failed` for a run that just ended, in the transaction
+    that records its end. Nobody listening (the common case) costs one indexed lookup."""
+    execution = ended.execution
+    name = WORKFLOW_COMPLETED if ended.status == ExecutionStatus.completed else WORKFLOW_FAILED
+    triggers = _subscribed(connection, execution.org_id, name)
+    if not triggers:
         return []
-    workflow = await session.get(Workflow, execution.workflow_id)
-    name = WORKFLOW_COMPLETED if execution.status == ExecutionStatus.completed else WORKFLOW_FAILED
+    workflow_name = connection.execute(
+        _WORKFLOW_NAME, {"workflow_id": execution.workflow_id}
+    ).scalar_one_or_none()
     payload = {
         "execution_id": str(execution.id),
         "workflow_id": str(execution.workflow_id),
-        "workflow_name": workflow.name if workflow else None,
-        "status": execution.status.value,
-        "error": execution.error,
+        "workflow_name": workflow_name,
+        "status": ended.status.value,
+        "error": ended.error,
         "trigger": execution.trigger_type.value,
     }
-    return await emit(session, execution.org_id, name, payload, source_workflow_id=execution.workflow_id)
+    return _start(connection, triggers, execution.org_id, name, payload, execution.workflow_id)

@@ -181,9 +181,20 @@ def context_reader(platform: Platform, *, depth: int = 0) -> executions.ContextR
     return read
 
 
+def on_end(connection: Connection, ended: executions.Ended) -> list[uuid.UUID]:
+    """What a run's end starts, in the transaction that records it: the workflows listening
+    for workflow.completed/failed, and its error workflow when it failed."""
+    started = events.emit_finished(connection, ended)
+    if ended.status == ExecutionStatus.failed:
+        handler = service.start_error_workflow(connection, ended)
+        if handler is not None:
+            started.append(handler)
+    return started
+
+
 async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutcome | None:
     """Run one execution in this process (the local executor and workers call this), then
-    emit workflow.completed/failed and wake whoever waits for it here."""
+    wake whoever waits for it here."""
     outcome: executions.RunOutcome | None = None
     try:
         outcome = await executions.run_execution(
@@ -192,19 +203,9 @@ async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutc
             owner=platform.owner,
             registry=platform.registry,
             read_context=context_reader(platform),
-            on_failure=service.start_error_workflow,
+            on_end=on_end,
             lease=platform.lease,
         )
-        if (
-            outcome is not None
-            and outcome.status in (ExecutionStatus.completed, ExecutionStatus.failed)
-            and await executions.read(platform.db, events.anyone_listening)
-        ):
-            async with platform.db.session() as session:
-                started = await events.emit_finished(session, execution_id)
-                if started:
-                    await session.commit()
-                    outcome.follow_ups.extend(started)
         return outcome
     except asyncio.CancelledError:  # shutting down: let another process resume it now
         await hand_back(platform.db, execution_id, platform.owner)

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, select
+from sqlalchemy import Connection, Text, bindparam, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.db.scoping import get_scoped, scoped
@@ -244,34 +244,59 @@ async def rerun_execution(
     )
 
 
-async def start_error_workflow(session: AsyncSession, failed: Execution, message: str) -> uuid.UUID | None:
-    """Run the failed workflow's error workflow with what went wrong; its id, or None."""
-    workflow = await session.get(Workflow, failed.workflow_id)
-    if workflow is None or workflow.error_workflow_id is None or workflow.error_workflow_id == workflow.id:
+_WORKFLOW_OF_RUN = select(Workflow.name, Workflow.error_workflow_id).where(
+    Workflow.id == bindparam("workflow_id")
+)
+_CURRENT_VERSION = (
+    select(WorkflowVersion.id)
+    .join(
+        Workflow, (Workflow.id == WorkflowVersion.workflow_id) & (Workflow.version == WorkflowVersion.version)
+    )
+    .where(Workflow.id == bindparam("workflow_id"), Workflow.org_id == bindparam("org_id"))
+)
+_ACTIVE_VERSION = _CURRENT_VERSION.where(Workflow.is_active.is_(True))
+
+
+def current_version_id(
+    connection: Connection, org_id: uuid.UUID, workflow_id: uuid.UUID, *, active: bool = False
+) -> uuid.UUID | None:
+    """The current version of a workflow of this organization (only if it is active, when
+    `active`); None if it has none. Plain statement, for writes inside the engine's batches."""
+    statement = _ACTIVE_VERSION if active else _CURRENT_VERSION
+    found: uuid.UUID | None = connection.execute(
+        statement, {"workflow_id": workflow_id, "org_id": org_id}
+    ).scalar_one_or_none()
+    return found
+
+
+def start_error_workflow(connection: Connection, failed: executions.Ended) -> uuid.UUID | None:
+    """Accept a run of the failed workflow's error workflow with what went wrong; its id, or
+    None if it has none. Plain statements, for the transaction that records the failure."""
+    execution = failed.execution
+    row = connection.execute(_WORKFLOW_OF_RUN, {"workflow_id": execution.workflow_id}).first()
+    if row is None or row.error_workflow_id is None or row.error_workflow_id == execution.workflow_id:
         return None
-    handler = await session.get(Workflow, workflow.error_workflow_id)
-    if handler is None or handler.version == 0:
+    version_id = current_version_id(connection, execution.org_id, row.error_workflow_id)
+    if version_id is None:
         return None
     item = {
         "execution": {
-            "id": str(failed.id),
-            "error": message,
+            "id": str(execution.id),
+            "error": failed.error,
             "error_node": failed.error_node,
-            "mode": failed.trigger_type.value,
+            "mode": execution.trigger_type.value,
         },
-        "workflow": {"id": str(workflow.id), "name": workflow.name},
+        "workflow": {"id": str(execution.workflow_id), "name": row.name},
     }
-    execution = await start_run(
-        session,
-        handler,
-        version=None,
-        input_items=[item],
-        pinned=None,
-        start=None,
-        user_id=None,
+    return executions.insert_pending(
+        connection,
+        org_id=execution.org_id,
+        workflow_id=row.error_workflow_id,
+        version_id=version_id,
         trigger_type=TriggerType.event,
+        input_items=[item],
+        options={},
     )
-    return execution.id
 
 
 # ---------------------------------------------------------------- credentials
