@@ -42,6 +42,7 @@ log = structlog.get_logger("wirework.app")
 PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/signup"),
     ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/invitations/preview"),  # the invitee may have no account yet; the token is the key
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     # The web UI (wirework.web): the page and its bundle; the API behind it checks auth.

@@ -57,6 +57,27 @@ async def test_invitation_joins_the_inviting_org_with_its_role_once(client: http
     assert again.status_code == 403
 
 
+async def test_an_invitation_link_previews_its_organization_without_login_or_use(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await signup(client, "alice", org_name="Acme")
+    token = await invite(client, alice, "bob@example.com", role="member")
+    preview = await client.post("/api/v1/invitations/preview", json={"token": token})
+    assert preview.status_code == 200, preview.text
+    assert {k: preview.json()[k] for k in ("organization_name", "email", "role")} == {
+        "organization_name": "Acme",
+        "email": "bob@example.com",
+        "role": "member",
+    }
+    bob = await signup(client, "bob", invitation_token=token)  # the preview did not use it
+    assert bob.org_id == alice.org_id
+    used = await client.post("/api/v1/invitations/preview", json={"token": token})
+    assert used.status_code == 403
+    assert used.headers["content-type"].startswith("application/problem+json")
+    unknown = await client.post("/api/v1/invitations/preview", json={"token": "not-a-token"})
+    assert unknown.status_code == 403 and unknown.json()["detail"] == used.json()["detail"]
+
+
 async def test_invitation_for_another_email_is_refused(client: httpx.AsyncClient) -> None:
     alice = await signup(client, "alice")
     token = await invite(client, alice, "bob@example.com")

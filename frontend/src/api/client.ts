@@ -1,5 +1,5 @@
 // The one way the UI talks to the API: JSON over fetch, cookie session + X-CSRF-Token, problem+json errors.
-import type { Invitation, InvitationCreated, Member, Organization, OrgRole } from "./types";
+import type { Invitation, InvitationCreated, InvitationPreview, Member, Organization, OrgRole } from "./types";
 
 export const CSRF_COOKIE = "wirework_csrf";
 export const CSRF_HEADER = "X-CSRF-Token";
@@ -136,6 +136,8 @@ export const invitations = {
   create: (orgId: string, email: string, role: OrgRole) =>
     api.post<InvitationCreated>(`orgs/${orgId}/invitations`, { email, role }),
   revoke: (orgId: string, invitationId: string) => api.delete(`orgs/${orgId}/invitations/${invitationId}`),
+  /** The organization, role and email of a valid invitation, without using it (no login). */
+  preview: (token: string) => api.post<InvitationPreview>("invitations/preview", { token }),
   /** Join the invitation's organization; gives that organization, with your role. */
   accept: (token: string) => api.post<Organization>("invitations/accept", { token }),
 };

@@ -46,6 +46,14 @@ export interface Invitation {
 }
 
 /** A new invitation: the token and the link to send are shown only now. */
+/** What an invitation's link offers, read before logging in (POST /invitations/preview). */
+export interface InvitationPreview {
+  organization_name: string;
+  email: string;
+  role: OrgRole;
+  expires_at: string;
+}
+
 export interface InvitationCreated extends Invitation {
   token: string;
   accept_url: string;

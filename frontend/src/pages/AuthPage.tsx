@@ -4,15 +4,24 @@ import { useState, type FormEvent } from "react";
 import { ApiError, errorMessage } from "../api/client";
 import { useSession } from "../auth/session";
 import { Link, loginThenBackTo, navigate, useLocation } from "../lib/router";
+import type { InvitationPreview } from "../api/types";
 import { Field } from "../layout/ui";
 
-export function AuthPage({ mode, invitationToken }: { mode: "login" | "signup"; invitationToken?: string }) {
+export function AuthPage({
+  mode,
+  invitationToken,
+  invitation,
+}: {
+  mode: "login" | "signup";
+  invitationToken?: string;
+  invitation?: InvitationPreview;
+}) {
   const session = useSession();
   const next = useLocation().query.get("next");
   const invited = mode === "signup" && !!invitationToken;
   // Where the other form's link comes back to after logging in or signing up.
   const backTo = invitationToken ? `/invite?token=${encodeURIComponent(invitationToken)}` : next;
-  const [values, setValues] = useState({ login: "", email: "", username: "", password: "", org_name: "" });
+  const [values, setValues] = useState({ login: "", email: invitation?.email ?? "", username: "", password: "", org_name: "" });
   const [error, setError] = useState<ApiError | Error | null>(null);
   const [busy, setBusy] = useState(false);
   const set = (key: keyof typeof values) => (value: string) => setValues((v) => ({ ...v, [key]: value }));
@@ -45,7 +54,7 @@ export function AuthPage({ mode, invitationToken }: { mode: "login" | "signup"; 
     <div className="auth">
       <form className="auth-card" onSubmit={submit} aria-label={mode === "login" ? "Log in" : "Sign up"}>
         <div className="brand brand-large"><span className="brand-mark" />Wirework</div>
-        <h1>{mode === "login" ? "Log in" : invited ? "You were invited to join an organization" : "Create your account"}</h1>
+        <h1>{mode === "login" ? "Log in" : invited ? invitedHeading(invitation) : "Create your account"}</h1>
         {invited && <p className="muted">Create your account with the email the invitation was sent to, or log in if you have one.</p>}
         {mode === "login" ? (
           <Field label="Email or username" error={fieldError("login")}>
@@ -83,4 +92,11 @@ export function AuthPage({ mode, invitationToken }: { mode: "login" | "signup"; 
       </form>
     </div>
   );
+}
+
+/** "You were invited to join Acme as member", or without names when the invitation is not known. */
+export function invitedHeading(invitation: InvitationPreview | undefined): string {
+  return invitation
+    ? `You were invited to join ${invitation.organization_name} as ${invitation.role}`
+    : "You were invited to join an organization";
 }

@@ -1,27 +1,44 @@
-// /invite?token=…, the link of an invitation: logged out, sign up with it (or log in and come
-// back); logged in, accept it, switch to the organization joined and go to its workflows.
-import { useState, type ReactNode } from "react";
+// /invite?token=…, the link of an invitation: it first reads what the invitation offers
+// (organization, role, email); logged out, sign up with it (or log in and come back); logged
+// in, accept it, switch to the organization joined and go to its workflows.
+import { useEffect, useState, type ReactNode } from "react";
 import { errorMessage, invitations } from "../api/client";
+import type { InvitationPreview } from "../api/types";
 import { useSession } from "../auth/session";
 import { ErrorBox } from "../layout/ui";
 import { Link, navigate, useLocation } from "../lib/router";
-import { AuthPage } from "./AuthPage";
+import { AuthPage, invitedHeading } from "./AuthPage";
 
 export function InvitePage() {
   const session = useSession();
   const token = useLocation().query.get("token") ?? "";
+  const [invitation, setInvitation] = useState<InvitationPreview | null>(null);
+  const [invalid, setInvalid] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  if (!token) {
+  useEffect(() => {
+    if (!token) return;
+    let current = true;
+    invitations.preview(token).then(
+      (found) => current && setInvitation(found),
+      (e: unknown) => current && setInvalid(errorMessage(e)),
+    );
+    return () => {
+      current = false;
+    };
+  }, [token]);
+
+  if (!token || invalid) {
     return (
       <InviteCard>
-        <p>This invitation link has no token. Ask whoever invited you for the link again.</p>
+        <p role="alert">{invalid ?? "This invitation link has no token."} Ask whoever invited you for a new link.</p>
         <p className="muted center"><Link to="/workflows">Go to Wirework</Link></p>
       </InviteCard>
     );
   }
-  if (!session.me) return <AuthPage mode="signup" invitationToken={token} />;
+  if (!invitation) return <div className="loading">Loading…</div>;
+  if (!session.me) return <AuthPage mode="signup" invitationToken={token} invitation={invitation} />;
 
   async function accept() {
     setBusy(true);
@@ -38,9 +55,10 @@ export function InvitePage() {
 
   const { user } = session.me;
   return (
-    <InviteCard>
+    <InviteCard invitation={invitation}>
       <p className="muted">
-        You are logged in as <strong>{user.username}</strong> ({user.email}); the invitation must have been sent to this email.
+        The invitation was sent to <strong>{invitation.email}</strong>. You are logged in as{" "}
+        <strong>{user.username}</strong> ({user.email}).
       </p>
       <ErrorBox message={error} />
       <button className="btn btn-primary btn-block" onClick={() => void accept()} disabled={busy}>Accept invitation</button>
@@ -52,12 +70,12 @@ export function InvitePage() {
   );
 }
 
-function InviteCard({ children }: { children: ReactNode }) {
+function InviteCard({ invitation, children }: { invitation?: InvitationPreview; children: ReactNode }) {
   return (
     <div className="auth">
       <div className="auth-card">
         <div className="brand brand-large"><span className="brand-mark" />Wirework</div>
-        <h1>You were invited to join an organization</h1>
+        <h1>{invitedHeading(invitation)}</h1>
         {children}
       </div>
     </div>

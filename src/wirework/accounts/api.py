@@ -36,6 +36,7 @@ from wirework.accounts.schemas import (
     InvitationCreate,
     InvitationCreated,
     InvitationOut,
+    InvitationPreview,
     LoginIn,
     MemberOut,
     MemberUpdate,
@@ -416,6 +417,20 @@ async def revoke_invitation(
     await service.revoke_invitation(session, org_id, invitation_id)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@invitations_router.post("/preview", response_model=InvitationPreview, responses=problem_responses(403, 422))
+async def preview_invitation(body: InvitationAccept, session: SessionDep) -> InvitationPreview:
+    """What an invitation offers (organization, role, the email it was sent to), for the page
+    its link opens; needs no login, only the token, and does not use the invitation."""
+    invitation, org = await service.preview_invitation(session, body.token)
+    assert invitation.email is not None and invitation.role is not None
+    return InvitationPreview(
+        organization_name=org.name,
+        email=invitation.email,
+        role=invitation.role,
+        expires_at=invitation.expires_at,
+    )
 
 
 @invitations_router.post("/accept", response_model=MyOrganizationOut)

@@ -154,6 +154,13 @@ class InvitationAccept(BaseModel):
     token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class InvitationPreview(BaseModel):
+    organization_name: str
+    email: str
+    role: OrgRole
+    expires_at: datetime
+
+
 class ApiKeyCreate(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     expires_at: datetime | None = Field(None, description="When the key stops working (UTC).")

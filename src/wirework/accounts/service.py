@@ -334,8 +334,8 @@ async def revoke_invitation(session: AsyncSession, org_id: uuid.UUID, invitation
     await session.flush()
 
 
-async def _take_invitation(session: AsyncSession, token: str, email: str) -> UserLoginToken:
-    """Mark a valid invitation for `email` used, or refuse with the same answer for any bad token."""
+async def _valid_invitation(session: AsyncSession, token: str) -> UserLoginToken:
+    """The unused, unexpired invitation with this token; the same refusal for any bad token."""
     invitation = (
         await session.execute(
             select(UserLoginToken).where(
@@ -346,6 +346,21 @@ async def _take_invitation(session: AsyncSession, token: str, email: str) -> Use
     ).scalar_one_or_none()
     if invitation is None or invitation.used_at is not None or invitation.expires_at <= utcnow():
         raise Forbidden("This invitation is not valid: it is unknown, used or expired.")
+    return invitation
+
+
+async def preview_invitation(session: AsyncSession, token: str) -> tuple[UserLoginToken, Organization]:
+    """What a valid invitation offers (for the page its link opens), without using it."""
+    invitation = await _valid_invitation(session, token)
+    org = await session.get(Organization, invitation.org_id)
+    if org is None:
+        raise Forbidden("This invitation is not valid: it is unknown, used or expired.")
+    return invitation, org
+
+
+async def _take_invitation(session: AsyncSession, token: str, email: str) -> UserLoginToken:
+    """Mark a valid invitation for `email` used, or refuse with the same answer for any bad token."""
+    invitation = await _valid_invitation(session, token)
     if invitation.email and invitation.email != normalize_email(email):
         raise Forbidden("This invitation was sent to another email address.")
     invitation.used_at = utcnow()
