@@ -254,3 +254,34 @@ async def test_a_runs_end_and_what_it_starts_commit_together(db: Database) -> No
         records = (await session.execute(select(func.count()).select_from(ExecutionLog))).scalar_one()
     assert sorted(row.id for row in rows) == sorted([execution_id, *outcome.follow_ups])
     assert len(outcome.follow_ups) == 1 and records == 1  # started once; the trigger did not run again
+
+
+async def test_each_end_of_a_run_gives_its_outcome(db: Database) -> None:
+    """A run that waits, or is cancelled, says so to its caller (this process's waiters are
+    told from the outcome), like one that completes or fails."""
+    definition = chain(TRIGGER, node("nap", "test.nap"), node("wait", "core.wait", {"seconds": 3600}))
+    waits, cancelled = await _pending(db, definition, count=2)
+    platform = _platform(db)
+
+    async def run(execution_id: uuid.UUID) -> executions.RunOutcome | None:
+        return await executions.run_execution(
+            db,
+            execution_id,
+            owner=platform.owner,
+            registry=platform.registry,
+            read_context=runtime.context_reader(platform),
+            lease=timedelta(seconds=0.15),  # the heartbeat reads cancel_requested every 0.05 s
+        )
+
+    outcome = await run(waits)
+    assert outcome is not None and outcome.status == ExecutionStatus.waiting
+
+    running = asyncio.ensure_future(run(cancelled))
+    await asyncio.sleep(0.1)  # inside the nap: what POST /executions/{id}/cancel asks of a running one
+    async with db.session() as session:
+        await session.execute(
+            update(Execution).where(Execution.id == cancelled).values(cancel_requested=True)
+        )
+        await session.commit()
+    outcome = await running
+    assert outcome is not None and outcome.status == ExecutionStatus.cancelled

@@ -581,7 +581,7 @@ def _finish_job(
     owner: str,
     status: ExecutionStatus,
     values: dict[str, Any],
-    after: Callable[[Connection], list[uuid.UUID]] | None,
+    after: Callable[[Connection], list[uuid.UUID]],
 ) -> Job:
     statement = _finish_statement(tuple(sorted(values)))
     params = {
@@ -594,7 +594,7 @@ def _finish_job(
     def job(connection: Connection) -> list[uuid.UUID] | None:
         if connection.execute(statement, params).rowcount != 1:
             return None
-        return after(connection) if after is not None else []
+        return after(connection)
 
     return job
 
@@ -643,7 +643,6 @@ def insert_pending(
     trigger_type: TriggerType,
     input_items: Items,
     options: dict[str, Any],
-    parent_execution_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Accept work inside a write: one pending row (plain statement, for jobs and hooks)."""
     execution_id = uuid7()
@@ -655,7 +654,6 @@ def insert_pending(
         "trigger_type": trigger_type,
         "input_items": list(input_items),
         "options": options,
-        "parent_execution_id": parent_execution_id,
         "status": ExecutionStatus.pending,
         "created_at": utcnow(),
     }
@@ -849,7 +847,7 @@ async def _finish(
     execution_id: uuid.UUID,
     owner: str,
     status: ExecutionStatus,
-    after: Callable[[Connection], list[uuid.UUID]] | None = None,
+    after: Callable[[Connection], list[uuid.UUID]],
     **values: Any,
 ) -> list[uuid.UUID] | None:
     """The final transition of a run, only while we still hold the lease, with `after` in the
@@ -902,31 +900,27 @@ async def run_execution(
         return None
     execution, context = claimed.execution, claimed.context
 
-    async def end(
-        status: ExecutionStatus, error: str | None = None, node: str | None = None
-    ) -> RunOutcome | None:
-        hook, ended = on_end, Ended(execution, status, error, node)
+    async def end(status: ExecutionStatus, **values: Any) -> RunOutcome | None:
+        """Record the run's end (with what `on_end` starts, for completed and failed runs);
+        its outcome, or None if the lease was lost."""
+        hook = on_end if status in (ExecutionStatus.completed, ExecutionStatus.failed) else None
+        ended = Ended(execution, status, values.get("error"), values.get("error_node"))
 
         def after(connection: Connection) -> list[uuid.UUID]:
             return hook(connection, ended) if hook is not None else []
 
-        started = await _finish(
-            db,
-            execution_id,
-            owner,
-            status,
-            after,
-            finished_at=utcnow(),
-            resume_at=None,
-            error=error,
-            error_node=node,
-        )
+        started = await _finish(db, execution_id, owner, status, after, **values)
         return None if started is None else RunOutcome(status, follow_ups=started)
 
     try:
         graph = _graph_of(execution.version_id, context.definition, registry)
     except DefinitionInvalid as exc:
-        return await end(ExecutionStatus.failed, f"The workflow definition is invalid: {exc}")
+        return await end(
+            ExecutionStatus.failed,
+            finished_at=utcnow(),
+            resume_at=None,
+            error=f"The workflow definition is invalid: {exc}",
+        )
     options = execution.options or {}
     # A retry starts from the failed run's outputs; its own records (after a crash) come on top.
     finished = {**options.get("finished", {}), **claimed.finished}
@@ -955,10 +949,7 @@ async def run_execution(
     except asyncio.CancelledError:
         if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
             raise  # we are being shut down: leave the lease to expire, another process resumes
-        ok = await _finish(
-            db, execution_id, owner, ExecutionStatus.cancelled, finished_at=utcnow(), error="Cancelled."
-        )
-        return RunOutcome(ExecutionStatus.cancelled) if ok else None
+        return await end(ExecutionStatus.cancelled, finished_at=utcnow(), error="Cancelled.")
     except LeaseLost:
         log.warning("lease_lost", execution_id=str(execution_id))
         return None
@@ -969,13 +960,16 @@ async def run_execution(
 
     if result.status == "waiting":
         assert result.wait is not None
-        ok = await _finish(db, execution_id, owner, ExecutionStatus.waiting, resume_at=result.wait.resume_at)
-        return RunOutcome(ExecutionStatus.waiting) if ok else None
+        return await end(ExecutionStatus.waiting, resume_at=result.wait.resume_at)
     if result.status == "completed":
-        return await end(ExecutionStatus.completed)
+        return await end(ExecutionStatus.completed, finished_at=utcnow(), resume_at=None)
     error = result.error
     return await end(
-        ExecutionStatus.failed, error.message if error else "failed", error.node_id if error else None
+        ExecutionStatus.failed,
+        finished_at=utcnow(),
+        resume_at=None,
+        error=error.message if error else "failed",
+        error_node=error.node_id if error else None,
     )
 
 
