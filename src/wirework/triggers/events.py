@@ -22,7 +22,6 @@ from wirework.engine.expressions import EMPTY_NODES, expression_context, render_
 from wirework.engine.models import ExecutionStatus, TriggerType
 from wirework.triggers.models import EventTrigger
 from wirework.workflows import service
-from wirework.workflows.models import Workflow
 
 log = structlog.get_logger("wirework.events")
 
@@ -35,7 +34,6 @@ _SUBSCRIBED = select(
 ).where(
     EventTrigger.org_id == bindparam("org_id"), EventTrigger.event.in_(bindparam("names", expanding=True))
 )
-_WORKFLOW_NAME = select(Workflow.name).where(Workflow.id == bindparam("workflow_id"))
 
 
 def _matches(trigger: Row[Any], name: str, payload: dict[str, Any]) -> bool:
@@ -122,9 +120,7 @@ def emit_finished(connection: Connection, ended: executions.Ended) -> list[uuid.
     triggers = _subscribed(connection, execution.org_id, name)
     if not triggers:
         return []
-    workflow_name = connection.execute(
-        _WORKFLOW_NAME, {"workflow_id": execution.workflow_id}
-    ).scalar_one_or_none()
+    workflow_name = service.workflow_name(connection, execution.workflow_id)
     payload = {
         "execution_id": str(execution.id),
         "workflow_id": str(execution.workflow_id),

@@ -139,7 +139,6 @@ def build_platform(settings: Settings, db: Database) -> Platform:
 _VERSION = select(WorkflowVersion.definition, WorkflowVersion.version).where(
     WorkflowVersion.id == bindparam("version_id")
 )
-_WORKFLOW_NAME = select(Workflow.name).where(Workflow.id == bindparam("workflow_id"))
 _VARIABLES = select(Variable.name, Variable.type, Variable.value, Variable.workflow_id).where(
     Variable.org_id == bindparam("org_id", type_=Uuid),
     or_(Variable.workflow_id.is_(None), Variable.workflow_id == bindparam("workflow_id")),
@@ -155,7 +154,7 @@ def context_reader(platform: Platform, *, depth: int = 0) -> executions.ContextR
         cached = platform.versions.get(execution.version_id)
         if cached is None:  # versions are immutable, so one read per process is enough
             version = connection.execute(_VERSION, {"version_id": execution.version_id}).one()
-            name = connection.execute(_WORKFLOW_NAME, {"workflow_id": execution.workflow_id}).scalar_one()
+            name = service.workflow_name(connection, execution.workflow_id)
             cached = (
                 version.definition,
                 {"id": str(execution.workflow_id), "name": name, "version": version.version},

@@ -244,6 +244,15 @@ async def rerun_execution(
     )
 
 
+_WORKFLOW_NAME = select(Workflow.name).where(Workflow.id == bindparam("workflow_id"))
+
+
+def workflow_name(connection: Connection, workflow_id: uuid.UUID) -> str | None:
+    """A workflow's name; None if it is gone. Plain statement, for the engine's batches."""
+    name: str | None = connection.execute(_WORKFLOW_NAME, {"workflow_id": workflow_id}).scalar_one_or_none()
+    return name
+
+
 _WORKFLOW_OF_RUN = select(Workflow.name, Workflow.error_workflow_id).where(
     Workflow.id == bindparam("workflow_id")
 )
