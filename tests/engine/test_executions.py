@@ -81,19 +81,26 @@ def _platform(db: Database) -> runtime.Platform:
     return runtime.Platform(db=db, registry=_registry(), vault=Vault("t" * 40), owner=executions.process_id())
 
 
+async def _run(
+    database: Database, platform: runtime.Platform, execution_id: uuid.UUID, **options: Any
+) -> executions.RunOutcome | None:
+    """`run_execution` as this process's runtime calls it (`options`: lease, on_end)."""
+    return await executions.run_execution(
+        database,
+        execution_id,
+        owner=platform.owner,
+        registry=platform.registry,
+        read_context=runtime.context_reader(platform),
+        **options,
+    )
+
+
 async def test_a_process_that_lost_its_lease_records_nothing_more(db: Database) -> None:
     definition = chain(TRIGGER, node("take", "test.take_over"), node("after", "core.noop"))
     [execution_id] = await _pending(db, definition)
     TakeOver.db = db
     platform = _platform(db)
-    outcome = await executions.run_execution(
-        db,
-        execution_id,
-        owner=platform.owner,
-        registry=platform.registry,
-        read_context=runtime.context_reader(platform),
-        lease=LEASE,
-    )
+    outcome = await _run(db, platform, execution_id, lease=LEASE)
     assert outcome is None
     async with db.session() as session:
         query = select(ExecutionLog.node_id).where(ExecutionLog.execution_id == execution_id)
@@ -191,18 +198,9 @@ async def test_claims_committing_at_once_in_separate_transactions_keep_max_concu
     writers = [Database(db.url) for _ in ids]
     platform = _platform(db)
 
-    async def run(database: Database, execution_id: uuid.UUID) -> executions.RunOutcome | None:
-        return await executions.run_execution(
-            database,
-            execution_id,
-            owner=platform.owner,
-            registry=platform.registry,
-            read_context=runtime.context_reader(platform),
-        )
-
     Nap.inside = Nap.most = 0
     try:
-        outcomes = await asyncio.gather(*(run(w, i) for w, i in zip(writers, ids, strict=True)))
+        outcomes = await asyncio.gather(*(_run(w, platform, i) for w, i in zip(writers, ids, strict=True)))
     finally:
         for writer in writers:
             await writer.dispose()
@@ -229,25 +227,15 @@ async def test_a_runs_end_and_what_it_starts_commit_together(db: Database) -> No
             raise RuntimeError("the process dies here")
         return [started]
 
-    async def run() -> executions.RunOutcome | None:
-        return await executions.run_execution(
-            db,
-            execution_id,
-            owner=platform.owner,
-            registry=platform.registry,
-            read_context=runtime.context_reader(platform),
-            on_end=on_end,
-        )
-
     with pytest.raises(RuntimeError):
-        await run()
+        await _run(db, platform, execution_id, on_end=on_end)
     async with db.session() as session:  # neither the end nor what it started was recorded
         rows = (await session.execute(select(Execution.id, Execution.status))).all()
     assert [(row.id, row.status) for row in rows] == [(execution_id, ExecutionStatus.running)]
 
     dies = False
     await runtime.hand_back(db, execution_id, platform.owner)  # as when its lease runs out
-    outcome = await run()
+    outcome = await _run(db, platform, execution_id, on_end=on_end)
     assert outcome is not None and outcome.status == ExecutionStatus.completed
     async with db.session() as session:
         rows = (await session.execute(select(Execution.id, Execution.status))).all()
@@ -262,21 +250,12 @@ async def test_each_end_of_a_run_gives_its_outcome(db: Database) -> None:
     definition = chain(TRIGGER, node("nap", "test.nap"), node("wait", "core.wait", {"seconds": 3600}))
     waits, cancelled = await _pending(db, definition, count=2)
     platform = _platform(db)
+    lease = timedelta(seconds=0.15)  # the heartbeat reads cancel_requested every 0.05 s
 
-    async def run(execution_id: uuid.UUID) -> executions.RunOutcome | None:
-        return await executions.run_execution(
-            db,
-            execution_id,
-            owner=platform.owner,
-            registry=platform.registry,
-            read_context=runtime.context_reader(platform),
-            lease=timedelta(seconds=0.15),  # the heartbeat reads cancel_requested every 0.05 s
-        )
-
-    outcome = await run(waits)
+    outcome = await _run(db, platform, waits, lease=lease)
     assert outcome is not None and outcome.status == ExecutionStatus.waiting
 
-    running = asyncio.ensure_future(run(cancelled))
+    running = asyncio.ensure_future(_run(db, platform, cancelled, lease=lease))
     await asyncio.sleep(0.1)  # inside the nap: what POST /executions/{id}/cancel asks of a running one
     async with db.session() as session:
         await session.execute(
