@@ -12,7 +12,8 @@ from wirework.accounts.models import (
 )
 from wirework.db.base import Base
 from wirework.engine.models import Execution, ExecutionLog, NodeCategoryRecord, NodeTypeRecord
-from wirework.triggers.models import EventTrigger, Schedule, Webhook
+from wirework.security.models import RateLimit
+from wirework.triggers.models import EventTrigger, Schedule, Webhook, WebhookTestListener
 from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
 
 __all__ = [
@@ -28,12 +29,14 @@ __all__ = [
     "NodeTypeRecord",
     "OAuthToken",
     "Organization",
+    "RateLimit",
     "Schedule",
     "User",
     "UserLoginToken",
     "UserPreferences",
     "Variable",
     "Webhook",
+    "WebhookTestListener",
     "Workflow",
     "WorkflowTemplate",
     "WorkflowVersion",

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wirework.db.base import Base, IdMixin, OrgOwnedMixin, TimestampMixin
@@ -100,6 +100,19 @@ class Execution(IdMixin, OrgOwnedMixin, Base):
     )
     retry_of: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("executions.id", ondelete="SET NULL"), comment="The failed run this one retries."
+    )
+    root_execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid,
+        comment="First run of the causal chain (sub-workflows, events) that led here; empty = this one.",
+    )
+    chain_depth: Mapped[int] = mapped_column(
+        Integer, default=0, comment="Links between the root run and this one (0 for a root)."
+    )
+    spawned_runs: Mapped[int] = mapped_column(
+        Integer, default=0, comment="On a root run: how many runs its chain has started so far."
+    )
+    claim_failures: Mapped[int] = mapped_column(
+        Integer, default=0, comment="Times a process crashed while claiming or starting it."
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wirework.db.base import Base, IdMixin, OrgOwnedMixin, TimestampMixin
-from wirework.db.types import StrEnumType
+from wirework.db.types import JSONType, StrEnumType
 
 CATEGORY = "Workflows"
 
@@ -135,3 +136,26 @@ class EventTrigger(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
     filter: Mapped[str | None] = mapped_column(
         Text, comment="Expression on the event (`{{ json.workflow_name == 'X' }}`); empty = all."
     )
+
+
+class WebhookTestListener(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "webhook_test_listeners"
+    __label__ = "Test webhook listener"
+    __table_args__ = {
+        "comment": "An editor waiting for one test call: `/webhook-test/{token}` runs the stored draft "
+        "once. The token is unguessable and unique, so only the owner's draft runs, on any server.",
+        "info": {"category": CATEGORY, "seeds": "W webhooks"},
+    }
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), index=True, comment="Workflow whose draft runs."
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True, comment="Path of the test URL (random).")
+    method: Mapped[WebhookMethod] = mapped_column(
+        StrEnumType(WebhookMethod, "webhook_method"), comment="HTTP method it accepts."
+    )
+    node_id: Mapped[str] = mapped_column(String(64), comment="The webhook node of the draft.")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType, comment="The draft the call runs.")
+    expires_at: Mapped[datetime] = mapped_column(comment="After this the URL answers 404.")
+    received_at: Mapped[datetime | None] = mapped_column(comment="When its one call arrived.")
+    execution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, comment="The run the call started.")
