@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,23 @@ async def assert_still_works() -> None:
 
 
 def _sandbox_children() -> list[int]:
-    """Live sandbox processes started by this test process."""
+    """Live sandbox processes started by this test process (bubblewrap, or the plain child)."""
+    return [
+        pid for pid, parent, cmdline in _processes() if parent == os.getpid() and b"wirework-code-" in cmdline
+    ]
+
+
+def _code_processes() -> list[int]:
+    """Live Python processes running user code for this test process, at any depth."""
+    processes = _processes()
+    ours = {os.getpid()}
+    for _ in range(4):  # bubblewrap, its init, the child
+        ours |= {pid for pid, parent, _ in processes if parent in ours}
+    python = os.path.realpath(sys.executable).encode()
+    return [pid for pid, _, cmdline in processes if pid in ours and cmdline.split(b"\0")[0] == python]
+
+
+def _processes() -> list[tuple[int, int, bytes]]:
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -48,8 +65,8 @@ def _sandbox_children() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if f"\nPPid:\t{os.getpid()}\n" in status and b"wirework-code-" in cmdline:
-            found.append(int(entry.name))
+        parent = int(status.split("\nPPid:\t", 1)[1].split("\n", 1)[0])
+        found.append((int(entry.name), parent, cmdline))
     return found
 
 
@@ -65,8 +82,9 @@ async def test_code_transforms_items_and_its_prints_are_logs_not_results() -> No
     assert result.value == [{"name": "ADA"}, {"name": "BOB"}]
     assert result.logs == "seen 2\n"
     assert {"clean_environment", "resource_limits", "audit_hook"} <= set(result.protections)
+    assert {"mnt_namespace", "pid_namespace", "net_namespace", "seccomp"} <= set(result.protections)
     if AS_ROOT:
-        assert {"unprivileged_uid", "network_namespace", "no_new_privileges"} <= set(result.protections)
+        assert {"unprivileged_uid", "no_new_privileges"} <= set(result.protections)
 
 
 async def test_values_round_trip_as_json_and_dates_become_iso_strings() -> None:
@@ -90,7 +108,7 @@ async def test_each_call_runs_in_one_child_and_failures_can_be_collected() -> No
 
 async def test_the_environment_is_clean_and_the_server_environ_cannot_be_read() -> None:
     environ = await run("import os\nreturn dict(os.environ)")
-    assert environ == {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    assert environ == {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PWD": "/sandbox"}
     with pytest.raises(SandboxCodeError, match="PermissionError"):
         await run("return open('/proc/self/environ', 'rb').read().decode()")
     with pytest.raises(SandboxCodeError, match="PermissionError"):
@@ -98,19 +116,69 @@ async def test_the_environment_is_clean_and_the_server_environ_cannot_be_read() 
     await assert_still_works()
 
 
-async def test_the_os_alone_keeps_the_server_environ_and_fork_out_of_reach() -> None:
-    """Without the audit hook, the uid drop (root) or user namespace (non-root) and
-    RLIMIT_NPROC still refuse; proves the layers do not all rest on the hook."""
+async def bare(code: str, policy: sandbox.SandboxPolicy = sandbox.DEFAULT_POLICY) -> Any:
+    """Run `code` with the audit hook off: the attacker has arbitrary Python in the sandbox
+    (as after subverting the interpreter), so only what the OS enforces stands."""
+    result = await sandbox._run(
+        code, {}, None, timeout_s=10, memory_mb=256, cpu_s=None, policy=policy, audit_hook=False
+    )
+    assert "audit_hook" not in result.protections
+    return result.value
 
-    async def bare(code: str) -> Any:
-        result = await sandbox._run(code, {}, None, timeout_s=5, memory_mb=256, cpu_s=None, audit_hook=False)
-        assert "audit_hook" not in result.protections
-        return result.value
 
-    if AS_ROOT or "user_namespace" in (await run_python("", {}, timeout_s=5, memory_mb=64)).protections:
-        reading = f"return open('/proc/{os.getpid()}/environ', 'rb').read().decode()"
-        with pytest.raises(SandboxCodeError, match="PermissionError"):
-            await bare(reading)
+async def test_a_subverted_interpreter_cannot_reach_the_data_dir_the_key_or_other_processes(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "secret.key").write_text(SECRET)
+    (data_dir / "wirework.db").write_bytes(b"SQLite format 3\x00" + SECRET.encode())
+    probe = f"""
+import ctypes, errno, os, socket
+seen = {{}}
+def attempt(name, action):
+    try:
+        seen[name] = ["reached", repr(action())[:200]]
+    except BaseException as exc:
+        seen[name] = ["refused", type(exc).__name__ + ": " + str(exc)]
+attempt("key", lambda: open({str(data_dir / "secret.key")!r}).read())
+attempt("database", lambda: open({str(data_dir / "wirework.db")!r}, "rb").read())
+attempt("server_files", lambda: os.listdir({str(Path.cwd())!r}))
+attempt("server_environ", lambda: open("/proc/{os.getpid()}/environ", "rb").read())
+attempt("signal_server", lambda: os.kill({os.getpid()}, 0))
+attempt("postgres", lambda: socket.create_connection(("127.0.0.1", 5432), 2))
+attempt("public_net", lambda: socket.create_connection(("1.1.1.1", 53), 2))
+attempt("write_system", lambda: open("/usr/wirework-escape", "w"))
+libc = ctypes.CDLL(None, use_errno=True)
+def syscall(name, *args):
+    if getattr(libc, name)(*args) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+attempt("unshare_user", lambda: syscall("unshare", 0x10000000))
+attempt("mount", lambda: syscall("mount", b"none", b"/tmp", b"tmpfs", 0, None))
+attempt("fork", lambda: os.fork())
+open("/tmp/left-behind", "w").write("x")
+seen["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+seen["root"] = sorted(os.listdir("/"))
+return seen
+"""
+    seen = await bare(probe, sandbox.SandboxPolicy(private_paths=(str(data_dir),)))
+    for name in (
+        "key", "database", "server_files", "server_environ", "signal_server", "postgres", "public_net",
+        "write_system", "unshare_user", "mount", "fork",
+    ):  # fmt: skip
+        assert seen[name][0] == "refused", (name, seen[name])
+    assert "FileNotFoundError" in seen["key"][1] and "FileNotFoundError" in seen["database"][1]
+    assert "ProcessLookupError" in seen["signal_server"][1]
+    assert max(seen["pids"]) < 10  # a PID namespace of its own: no other process is visible
+    assert seen["root"] == sorted(
+        ["bin", "dev", "etc", "lib", "lib64", "proc", "root", "sandbox", "sbin", "tmp", "usr"]
+    )
+    assert not Path("/tmp/left-behind").exists()  # its /tmp was private and is gone
+    assert SECRET not in str(seen)
+    await assert_still_works()
+
+
+async def test_the_os_alone_keeps_fork_and_root_out_of_reach() -> None:
     with pytest.raises(SandboxCodeError, match=r"BlockingIOError|Resource temporarily unavailable"):
         await bare("import os\nos.fork()")
     if AS_ROOT:
@@ -119,28 +187,45 @@ async def test_the_os_alone_keeps_the_server_environ_and_fork_out_of_reach() -> 
             65534,
             [],
         ]
-        with pytest.raises(SandboxCodeError, match="PermissionError"):
-            await bare("return open('/etc/shadow').read()")
     await assert_still_works()
+
+
+async def test_without_bubblewrap_the_code_is_refused_unless_the_operator_accepts_less(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap to be found
+    with pytest.raises(sandbox.SandboxUnavailable, match=r"bubblewrap.*WIREWORK_CODE_ISOLATION=process"):
+        await run("return 1")
+    less_safe = sandbox.SandboxPolicy(isolation="process")
+    result = await run_python("return 1", {}, timeout_s=5, memory_mb=64, policy=less_safe)
+    assert result.value == 1 and "mnt_namespace" not in result.protections
+
+
+async def test_a_data_dir_the_sandbox_would_show_is_refused() -> None:
+    inside = sandbox.SandboxPolicy(private_paths=("/usr/share/wirework",))
+    with pytest.raises(sandbox.SandboxUnavailable, match="lies inside /usr"):
+        await run_python("return 1", {}, timeout_s=5, memory_mb=64, policy=inside)
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="inspecting the child from outside needs root")
 async def test_a_running_child_is_unprivileged_isolated_and_has_no_secret() -> None:
     task = asyncio.create_task(run("import time\ntime.sleep(3)"))
-    for _ in range(200):
-        children = _sandbox_children()
+    for _ in range(300):
+        children = _code_processes()
         if children:
             break
         await asyncio.sleep(0.01)
     [pid] = children
-    for _ in range(200):  # until the bootstrap has locked the child down
+    for _ in range(500):  # until the bootstrap has locked the child down (the uid drop is last)
         status = Path(f"/proc/{pid}/status").read_text()
-        if "\nNoNewPrivs:\t1\n" in status:
+        if "\nUid:\t65534" in status:
             break
         await asyncio.sleep(0.01)
     assert "\nUid:\t65534\t65534\t65534\t65534\n" in status
     assert "\nNoNewPrivs:\t1\n" in status
-    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    for kind in ("net", "mnt", "pid", "ipc"):
+        assert os.readlink(f"/proc/{pid}/ns/{kind}") != os.readlink(f"/proc/self/ns/{kind}")
+    assert "\nSeccomp:\t2\n" in status
     assert SECRET.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -1,33 +1,38 @@
-"""Run user-written Python (the Code node) in a locked-down child process.
+"""Run user-written Python (the Code node) in a child process the operating system isolates.
 
-The server never runs user code itself. `run_python` starts a fresh interpreter
-(`python -I -S`, so no environment variables, no site-packages, no user paths) with
-an almost empty environment in a temporary working directory that is removed
-afterwards, and a small bootstrap program locks the child down before the code runs:
+The server never runs user code itself. The Python-level guards below are one layer; the wall
+is what the kernel enforces even if the interpreter is fully subverted (the code can walk
+frames and rewrite closures, so an audit hook alone is not a boundary).
 
-1. a new network namespace (`unshare`; as root directly, otherwise inside a new user
-   namespace when the kernel allows it): no interface but a loopback that is down;
-2. a fixed set of standard-library modules is imported (`AVAILABLE_MODULES`); nothing
-   else can be imported later;
-3. resource limits: address space (the interpreter's own size + `memory_mb`), CPU
-   time, file size, open files, no core dumps, and no new processes or threads
-   (RLIMIT_NPROC = 0);
-4. when the server runs as root: setgroups([]), setgid and setuid to nobody (65534),
-   checked, so the process cannot read root's files or `/proc/<server>/environ`, and
-   RLIMIT_NPROC applies; PR_SET_NO_NEW_PRIVS and a parent-death signal (SIGKILL);
-5. an audit hook (`sys.addaudithook`, which cannot be removed): no sockets, no
-   processes (fork, exec, spawn, system, subprocess), no signals to other processes,
-   no ctypes, no code-object forging (marshal, `code.__new__`), no tracing hooks, no
-   `gc` object walks, no raising of limits, no symlinks or hard links; files may be
-   read only in the working directory and the time-zone database, and written only
-   in the working directory (at most `WRITTEN_FILES_LIMIT` files).
+`bubblewrap` isolation (the default, `SandboxPolicy`): `bwrap` starts `python -I -S` (no
+environment, no site-packages) in
+1. new mount, PID, network, IPC and UTS namespaces: the filesystem shows only /usr and
+   Python's prefix read-only, a private empty /tmp, its own /proc and /dev, and the private
+   working directory at /sandbox — never the data dir (a run is refused if the data dir lies
+   inside what is shown), the key file, the database or the server's files; no other
+   process is visible; no network at all (not even the host's loopback);
+2. a seccomp filter: no new namespaces or mounts, no ptrace or process_vm_*, no bpf,
+   perf_event_open, userfaultfd, io_uring, keyrings, module or kexec calls (EPERM);
+3. as root (no user namespace needed), the bootstrap drops to nobody (65534) after the
+   imports; otherwise bubblewrap's user namespace keeps the server's uid, with nested user
+   namespaces disabled;
+then the bootstrap program locks the child down further:
+4. a fixed set of standard-library modules is imported (`AVAILABLE_MODULES`); nothing else
+   can be imported later;
+5. resource limits: address space (the interpreter's own size + `memory_mb`), CPU time,
+   file size, open files, no core dumps, no new processes or threads (RLIMIT_NPROC = 0);
+   PR_SET_NO_NEW_PRIVS and a parent-death signal; `--die-with-parent` kills the namespace
+   when the server goes;
+6. an audit hook (`sys.addaudithook`): no sockets, processes, signals, ctypes, code-object
+   forging, tracing, `gc` walks, raising limits or links; files only in the working
+   directory and the time-zone database. It gives clear errors for ordinary code; it is
+   not what keeps a hostile author out.
 
-Without root (weaker, documented): there is no uid change, so the child runs as the
-server's user. The user namespace (when available) still hides the server's
-`/proc/<pid>/environ` from it and RLIMIT_NPROC still stops fork, but files of the
-server's user are kept out of reach only by the audit hook, which is a defence in
-depth against ordinary code, not a boundary against interpreter memory-corruption
-bugs. Run the server as root (it drops privileges for the code), or in a container.
+`process` isolation is the documented less-safe mode for hosts without namespaces
+(`WIREWORK_CODE_ISOLATION=process`): the same child without bubblewrap (a network namespace
+via `unshare` when the kernel allows, the uid drop as root, rlimits, the audit hook). There,
+files of the server's user are kept out of reach only by Python-level guards. Without
+bubblewrap and without that opt-in, the Code node refuses to run and says how to fix it.
 
 Data: the request (code, variables, calls) goes to the child's stdin as JSON; the
 child writes one JSON message to its original stdout; whatever the code prints
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import math
 import os
@@ -52,7 +58,10 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Literal
+
+Isolation = Literal["bubblewrap", "process"]
 
 SANDBOX_UID: Final = 65534
 SANDBOX_GID: Final = 65534
@@ -190,6 +199,42 @@ _PATH_EVENTS: Final = {
 }
 
 
+SANDBOX_WORKDIR: Final = "/sandbox"
+"""The code's working directory as it sees it (a private directory of the server, bound there)."""
+NO_ISOLATION: Final = (
+    "The Code node runs only where the operating system can isolate it: install bubblewrap "
+    "(Debian/Ubuntu: apt-get install bubblewrap) on a kernel that allows namespaces, or, knowing "
+    "the risk, set WIREWORK_CODE_ISOLATION=process (see docs/security.md)"
+)
+_SECCOMP_DENIED: Final = (
+    # New namespaces or mounts: more kernel surface, and the way out of a mount namespace.
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    # Looking into or at other processes and the kernel.
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "syslog",
+    "perf_event_open", "bpf", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+    "reboot", "swapon", "swapoff", "acct", "quotactl", "personality",
+)  # fmt: skip
+"""System calls the sandboxed process gets EPERM for (a seccomp filter bubblewrap installs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPolicy:
+    """How user code is isolated. `bubblewrap` (the default) runs it in new mount, PID, network,
+    IPC and UTS namespaces that show only a read-only system and Python, under a seccomp filter;
+    `process` is the documented less-safe mode (a plain child process; only the Python-level
+    guards and rlimits stand between the code and the server user's files).
+    `private_paths` (the data dir) must never be visible inside: a run is refused if they are."""
+
+    isolation: Isolation = "bubblewrap"
+    private_paths: tuple[str, ...] = ()
+
+
+DEFAULT_POLICY: Final = SandboxPolicy()
+
+
 class SandboxError(Exception):
     """User code could not run to completion. `message` is written for the workflow author;
     `logs` holds what the code printed before it stopped."""
@@ -275,13 +320,16 @@ async def run_python(
     timeout_s: float,
     memory_mb: int,
     cpu_s: int | None = None,
+    policy: SandboxPolicy = DEFAULT_POLICY,
 ) -> SandboxResult:
     """Run `code` as the body of a function whose arguments are `payload`'s keys.
 
     `payload` must be JSON; its keys must be identifiers. Returns what the code returned
     (JSON round trip), or raises a SandboxError subclass with a message for the author.
     """
-    return await _run(code, payload, None, timeout_s=timeout_s, memory_mb=memory_mb, cpu_s=cpu_s)
+    return await _run(
+        code, payload, None, timeout_s=timeout_s, memory_mb=memory_mb, cpu_s=cpu_s, policy=policy
+    )
 
 
 async def run_python_each(
@@ -293,6 +341,7 @@ async def run_python_each(
     memory_mb: int,
     cpu_s: int | None = None,
     keep_going: bool = False,
+    policy: SandboxPolicy = DEFAULT_POLICY,
 ) -> SandboxResult:
     """Run `code` once per entry of `calls` in one child, with `payload` and the entry as its
     arguments; `timeout_s` covers all calls. An exception in a call raises
@@ -307,6 +356,7 @@ async def run_python_each(
         memory_mb=memory_mb,
         cpu_s=cpu_s,
         keep_going=keep_going,
+        policy=policy,
     )
 
 
@@ -319,6 +369,7 @@ async def _run(
     memory_mb: int,
     cpu_s: int | None,
     keep_going: bool = False,
+    policy: SandboxPolicy = DEFAULT_POLICY,
     audit_hook: bool = True,
 ) -> SandboxResult:
     """`run_python(_each)`; `audit_hook=False` exists only so tests can prove the OS layers alone."""
@@ -339,9 +390,20 @@ async def _run(
     started = time.monotonic()
     as_root = os.geteuid() == 0
     workdir = _make_workdir(as_root)
+    seccomp_fd = -1
     try:
+        isolated = policy.isolation == "bubblewrap"
+        if isolated:
+            python = _python_binary()
+            roots = _visible_roots(python)
+            _refuse_private_paths(roots, policy.private_paths)
+            seccomp_fd = _seccomp_filter_fd()
+            command = [*_bwrap_command(roots, workdir, as_root, seccomp_fd), python]
+        else:
+            command = [sys.executable]
         config = {
-            "workdir": workdir,
+            "workdir": SANDBOX_WORKDIR if isolated else workdir,
+            "isolated": isolated,
             "uid": SANDBOX_UID if as_root else None,
             "gid": SANDBOX_GID if as_root else None,
             "memory_bytes": memory_mb * 1024 * 1024,
@@ -357,11 +419,12 @@ async def _run(
             "path_events": _PATH_EVENTS,
             "filename": CODE_FILENAME,
             "parent_pid": os.getpid(),
+            "server_namespaces": _namespace_inodes() if isolated else {},
             "audit_hook": audit_hook,
         }
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
+                *command,
                 "-I",
                 "-S",
                 "-c",
@@ -373,12 +436,22 @@ async def _run(
                 env=dict(_CHILD_ENV),
                 cwd=workdir,
                 close_fds=True,
+                pass_fds=(seccomp_fd,) if seccomp_fd >= 0 else (),
                 start_new_session=True,
             )
         except OSError as exc:
             raise SandboxUnavailable(f"the code sandbox could not start: {exc}") from exc
+        finally:
+            if seccomp_fd >= 0:
+                os.close(seccomp_fd)
         raw, logs = await _communicate(process, request, timeout_s=timeout_s)
-        return _outcome(process.returncode, raw, logs, timeout_s, memory_mb, time.monotonic() - started)
+        returncode = process.returncode
+        if isolated and not raw.result:
+            if logs.startswith("bwrap:"):
+                raise SandboxUnavailable(f"the code sandbox could not start: {logs.strip()}. {NO_ISOLATION}")
+            if returncode is not None and returncode > 128:
+                returncode = 128 - returncode  # bwrap reports a child killed by signal N as 128 + N
+        return _outcome(returncode, raw, logs, timeout_s, memory_mb, time.monotonic() - started)
     finally:
         _remove_tree(workdir)
 
@@ -562,6 +635,100 @@ def _payload_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} values cannot be passed to code")
 
 
+def _namespace_inodes() -> dict[str, int]:
+    """The server's own namespaces, so the child can tell which ones it does not share."""
+    inodes = {}
+    for kind in ("mnt", "pid", "net", "ipc", "uts", "user"):
+        with contextlib.suppress(OSError):
+            inodes[kind] = os.stat(f"/proc/self/ns/{kind}").st_ino
+    return inodes
+
+
+def _python_binary() -> str:
+    """The real interpreter behind the (virtual environment's) `sys.executable`."""
+    return os.path.realpath(sys.executable)
+
+
+def _visible_roots(python: str) -> list[str]:
+    """Directories shown read-only inside the sandbox: the system's /usr and Python's prefix."""
+    roots = ["/usr"]
+    for path in (os.path.realpath(sys.base_prefix), os.path.dirname(python)):
+        if not any(path == root or path.startswith(root + "/") for root in roots):
+            roots.append(path)
+    return roots
+
+
+def _refuse_private_paths(roots: Sequence[str], private_paths: Sequence[str]) -> None:
+    for private in private_paths:
+        path = os.path.realpath(private)
+        for root in roots:
+            if path == root or path.startswith(root + "/"):
+                raise SandboxUnavailable(
+                    f"the data directory {path} lies inside {root}, which the code sandbox shows to "
+                    "user code; move the data directory elsewhere"
+                )
+
+
+def _bwrap_command(roots: Sequence[str], workdir: str, as_root: bool, seccomp_fd: int) -> list[str]:
+    """bubblewrap's arguments: a new root with the system read-only, an empty /tmp, the private
+    working directory, its own /proc and /dev; no network, no other processes. As root no user
+    namespace is needed (the child then drops to nobody itself); otherwise bubblewrap makes one
+    and forbids nested ones."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed. {NO_ISOLATION}")
+    args = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    if not as_root:
+        args += ["--unshare-user", "--disable-userns"]
+    args += ["--die-with-parent", "--new-session", "--clearenv"]
+    for name, value in _CHILD_ENV.items():
+        args += ["--setenv", name, value]
+    for root in roots:
+        # Parents bubblewrap would create private (0700): the dropped uid must traverse them.
+        parents = [p for p in Path(root).parents if str(p) != "/"]
+        for parent in reversed(parents):
+            args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", root, root]
+    for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(name):  # merged /usr: /lib -> usr/lib
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--proc", "/proc", "--dev", "/dev"]
+    private_tmp = "/tmp"  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's /tmp
+    args += ["--perms", "1777", "--tmpfs", private_tmp]
+    args += ["--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+    args += ["--seccomp", str(seccomp_fd)]
+    return args
+
+
+_seccomp_program: bytes | None = None
+
+
+def _seccomp_filter_fd() -> int:
+    """A file descriptor holding the compiled seccomp filter, for bubblewrap's --seccomp."""
+    global _seccomp_program
+    if _seccomp_program is None:
+        try:
+            import pyseccomp
+        except (ImportError, OSError) as exc:  # OSError: libseccomp.so.2 is missing
+            raise SandboxUnavailable(
+                f"the seccomp library could not be loaded ({exc}). {NO_ISOLATION}"
+            ) from exc
+        program = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
+        for name in _SECCOMP_DENIED:
+            with contextlib.suppress(ValueError, OSError):  # a call this architecture lacks
+                program.add_rule(pyseccomp.ERRNO(errno.EPERM), name)
+        with tempfile.TemporaryFile() as out:
+            program.export_bpf(out)
+            out.seek(0)
+            _seccomp_program = out.read()
+    fd = os.memfd_create("wirework-seccomp")
+    os.write(fd, _seccomp_program)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def _make_workdir(as_root: bool) -> str:
     """A fresh, empty, private directory for the child (owned by the sandbox uid as root)."""
     workdir = os.path.realpath(tempfile.mkdtemp(prefix="wirework-code-"))
@@ -665,7 +832,15 @@ def _harden(config):
         libc = ctypes.CDLL(None, use_errno=True)
     except Exception:
         libc = None
-    if libc is not None:
+    if config["isolated"]:
+        # bubblewrap made the namespaces: name those that differ from the server's.
+        for kind, server_inode in config["server_namespaces"].items():
+            if os.stat("/proc/self/ns/" + kind).st_ino != server_inode:
+                protections.append(kind + "_namespace")
+        with open("/proc/self/status") as status:
+            if any(line.split() == ["Seccomp:", "2"] for line in status):
+                protections.append("seccomp")
+    elif libc is not None:
         clone_newnet, clone_newuser = 0x40000000, 0x10000000
         if root and libc.unshare(clone_newnet) == 0:
             protections.append("network_namespace")
@@ -712,8 +887,8 @@ def _harden(config):
             protections.append("no_new_privileges")
         if libc.prctl(pr_set_pdeathsig, 9, 0, 0, 0) == 0:
             protections.append("parent_death_signal")
-    if os.getppid() != config["parent_pid"]:
-        os._exit(1)  # the server is gone
+    if not config["isolated"] and os.getppid() != config["parent_pid"]:
+        os._exit(1)  # the server is gone (in bubblewrap, --die-with-parent sees to it)
     libc = ctypes = None
     for name in [n for n in sys.modules if n in ("ctypes", "_ctypes") or n.startswith("ctypes.")]:
         del sys.modules[name]

@@ -18,6 +18,7 @@ from wirework.engine.items import Items, NodeOutputs
 from wirework.engine.nodes import Node, NodeContext, NodeParameters
 from wirework.security.sandbox import (
     AVAILABLE_MODULES,
+    DEFAULT_POLICY,
     MIN_MEMORY_MB,
     SandboxBadOutput,
     SandboxCodeError,
@@ -25,6 +26,7 @@ from wirework.security.sandbox import (
     SandboxMemoryExceeded,
     SandboxSyntaxError,
     SandboxTimeout,
+    SandboxUnavailable,
     run_python,
     run_python_each,
 )
@@ -87,6 +89,12 @@ class CodeSandboxError(NodeError):
     """The sandbox failed, or the code's process died without a result."""
 
 
+class CodeIsolationUnavailable(CodeSandboxError):
+    """This host cannot isolate user code and the operator has not accepted less."""
+
+    retryable = False
+
+
 class Code(Node):
     type = "core.code"
     display_name = "Code"
@@ -97,7 +105,11 @@ class Code(Node):
 
     async def run(self, ctx: NodeContext) -> NodeOutputs:
         params = code_parameters(ctx)
-        limits: dict[str, Any] = {"timeout_s": params.timeout_s, "memory_mb": params.memory_mb}
+        limits: dict[str, Any] = {
+            "timeout_s": params.timeout_s,
+            "memory_mb": params.memory_mb,
+            "policy": getattr(ctx.services, "code_sandbox", DEFAULT_POLICY),
+        }
         items = ctx.items
         try:
             if params.mode == "all_items":
@@ -175,7 +187,9 @@ def node_error(exc: SandboxError) -> NodeError:
     kind: type[NodeError] = CodeSandboxError
     message = exc.message
     index: int | None = None
-    if isinstance(exc, SandboxSyntaxError):
+    if isinstance(exc, SandboxUnavailable):
+        kind = CodeIsolationUnavailable
+    elif isinstance(exc, SandboxSyntaxError):
         kind = CodeSyntaxError
     elif isinstance(exc, SandboxCodeError):
         kind, index = CodeError, exc.call_index
