@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     http_allow_hosts: str = Field(
         "", description="Comma-separated hosts/CIDRs nodes may call despite the SSRF guard (e.g. 10.0.0.0/8)."
     )
+    code_isolation: Literal["bubblewrap", "process"] = Field(
+        "bubblewrap",
+        description="How the Code node isolates user code: `bubblewrap` (namespaces + seccomp; the Code "
+        "node refuses to run where they are unavailable) or `process` (less safe: a plain child "
+        "process, see docs/security.md).",
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON logs; default on in production.")
 

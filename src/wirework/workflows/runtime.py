@@ -22,6 +22,7 @@ from wirework.engine.nodes import NodeRegistry
 from wirework.errors import NotFound
 from wirework.nodes import load_builtin_nodes
 from wirework.queue.waiting import Completions
+from wirework.security.sandbox import DEFAULT_POLICY, SandboxPolicy
 from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 from wirework.settings import Settings
@@ -44,6 +45,7 @@ class Platform:
     vault: Vault
     owner: str
     ssrf_policy: SsrfPolicy = field(default_factory=SsrfPolicy)
+    code_sandbox: SandboxPolicy = DEFAULT_POLICY
     versions: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     completions: Completions = field(default_factory=Completions)
     lease: timedelta = timedelta(seconds=30)
@@ -62,6 +64,10 @@ class NodeServices:
     @property
     def ssrf_policy(self) -> SsrfPolicy:
         return self.platform.ssrf_policy
+
+    @property
+    def code_sandbox(self) -> SandboxPolicy:
+        return self.platform.code_sandbox
 
     async def credential_by_id(self, credential_id: str) -> dict[str, Any]:
         """The decrypted fields of a credential of this organization."""
@@ -132,6 +138,7 @@ def build_platform(settings: Settings, db: Database) -> Platform:
         vault=Vault(settings.vault_secret),
         owner=executions.process_id(),
         ssrf_policy=SsrfPolicy.from_entries(settings.http_allow_hosts.split(",")),
+        code_sandbox=SandboxPolicy(settings.code_isolation, private_paths=(str(settings.data_dir),)),
         lease=timedelta(seconds=settings.execution_lease_s),
     )
 
