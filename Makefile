@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test lint bench schema-doc clean web frontend-test
+.PHONY: install run test lint bench schema-doc clean web frontend-test sandbox
 
 install: $(STAMP)
 
@@ -42,7 +42,18 @@ frontend-test: $(FRONTEND)/node_modules/.package-lock.json
 	cd $(FRONTEND) && npx vitest run
 endif
 
-run: install web
+# The Code node runs user code under bubblewrap; without it (and without
+# WIREWORK_CODE_ISOLATION=process) that node refuses to run. Installed here when we can.
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing bubblewrap for the Code node's sandbox"; \
+	    apt-get update -qq && apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "make: bubblewrap (bwrap) not found: the Code node will refuse to run until it is installed"; \
+	  fi; }
+
+run: install web sandbox
 	$(BIN)/wirework serve
 
 lint: install
@@ -50,7 +61,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint web frontend-test
+test: lint web frontend-test sandbox
 	$(BIN)/pytest
 
 bench: install
