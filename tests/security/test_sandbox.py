@@ -40,8 +40,11 @@ async def assert_still_works() -> None:
 
 def _sandbox_children() -> list[int]:
     """Live sandbox processes started by this test process (bubblewrap, or the plain child)."""
+    markers = (b"wirework-code-", b"bwrap")
     return [
-        pid for pid, parent, cmdline in _processes() if parent == os.getpid() and b"wirework-code-" in cmdline
+        pid
+        for pid, parent, cmdline in _processes()
+        if parent == os.getpid() and any(marker in cmdline for marker in markers)
     ]
 
 
@@ -175,6 +178,21 @@ return seen
     )
     assert not Path("/tmp/left-behind").exists()  # its /tmp was private and is gone
     assert SECRET not in str(seen)
+    await assert_still_works()
+
+
+async def test_scratch_space_is_bounded_even_for_a_subverted_interpreter() -> None:
+    fill = (
+        "import os\nwritten = 0\ntry:\n"
+        "    for n in range(100):\n"
+        "        with open(f'{where}/f{n}', 'wb') as f:\n"
+        "            f.write(b'x' * (8 * 2**20))\n"
+        "        written += 8\n"
+        "except OSError as exc:\n    return [written, exc.errno]\n"
+    )
+    for where in ("/sandbox", "/tmp"):
+        written, error = await bare(fill.replace("{where}", where))
+        assert written <= 64 and error == 28  # ENOSPC: at most 64 MB, in memory, gone afterwards
     await assert_still_works()
 
 

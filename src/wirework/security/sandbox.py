@@ -69,6 +69,8 @@ SANDBOX_GID: Final = 65534
 OUTPUT_LIMIT_BYTES: Final = 16 * 1024 * 1024
 LOG_LIMIT_BYTES: Final = 64 * 1024
 FILE_SIZE_LIMIT_BYTES: Final = 32 * 1024 * 1024
+SCRATCH_LIMIT_BYTES: Final = 64 * 1024 * 1024
+"""Size of each of the sandbox's memory-backed scratch directories (/sandbox and /tmp)."""
 OPEN_FILES_LIMIT: Final = 64
 WRITTEN_FILES_LIMIT: Final = 32
 MIN_MEMORY_MB: Final = 32
@@ -389,20 +391,21 @@ async def _run(
     ).encode()
     started = time.monotonic()
     as_root = os.geteuid() == 0
-    workdir = _make_workdir(as_root)
+    isolated = policy.isolation == "bubblewrap"
+    # bubblewrap's working directory is a size-limited tmpfs inside; a plain child gets one on disk.
+    workdir = None if isolated else _make_workdir(as_root)
     seccomp_fd = -1
     try:
-        isolated = policy.isolation == "bubblewrap"
         if isolated:
             python = _python_binary()
             roots = _visible_roots(python)
             _refuse_private_paths(roots, policy.private_paths)
             seccomp_fd = _seccomp_filter_fd()
-            command = [*_bwrap_command(roots, workdir, as_root, seccomp_fd), python]
+            command = [*_bwrap_command(roots, as_root, seccomp_fd), python]
         else:
             command = [sys.executable]
         config = {
-            "workdir": SANDBOX_WORKDIR if isolated else workdir,
+            "workdir": workdir or SANDBOX_WORKDIR,
             "isolated": isolated,
             "uid": SANDBOX_UID if as_root else None,
             "gid": SANDBOX_GID if as_root else None,
@@ -434,7 +437,7 @@ async def _run(
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env=dict(_CHILD_ENV),
-                cwd=workdir,
+                cwd=workdir or "/",
                 close_fds=True,
                 pass_fds=(seccomp_fd,) if seccomp_fd >= 0 else (),
                 start_new_session=True,
@@ -453,7 +456,8 @@ async def _run(
                 returncode = 128 - returncode  # bwrap reports a child killed by signal N as 128 + N
         return _outcome(returncode, raw, logs, timeout_s, memory_mb, time.monotonic() - started)
     finally:
-        _remove_tree(workdir)
+        if workdir is not None:
+            _remove_tree(workdir)
 
 
 @dataclass(slots=True)
@@ -669,9 +673,10 @@ def _refuse_private_paths(roots: Sequence[str], private_paths: Sequence[str]) ->
                 )
 
 
-def _bwrap_command(roots: Sequence[str], workdir: str, as_root: bool, seccomp_fd: int) -> list[str]:
-    """bubblewrap's arguments: a new root with the system read-only, an empty /tmp, the private
-    working directory, its own /proc and /dev; no network, no other processes. As root no user
+def _bwrap_command(roots: Sequence[str], as_root: bool, seccomp_fd: int) -> list[str]:
+    """bubblewrap's arguments: a new root with the system read-only, an empty /tmp and working
+    directory (tmpfs of SCRATCH_LIMIT_BYTES each), its own /proc and /dev; no network, no
+    other processes. As root no user
     namespace is needed (the child then drops to nobody itself); otherwise bubblewrap makes one
     and forbids nested ones."""
     bwrap = shutil.which("bwrap")
@@ -696,8 +701,9 @@ def _bwrap_command(roots: Sequence[str], workdir: str, as_root: bool, seccomp_fd
             args += ["--ro-bind", name, name]
     args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--proc", "/proc", "--dev", "/dev"]
     private_tmp = "/tmp"  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's /tmp
-    args += ["--perms", "1777", "--tmpfs", private_tmp]
-    args += ["--bind", workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+    for scratch in (private_tmp, SANDBOX_WORKDIR):
+        args += ["--perms", "1777", "--size", str(SCRATCH_LIMIT_BYTES), "--tmpfs", scratch]
+    args += ["--chdir", SANDBOX_WORKDIR]
     args += ["--seccomp", str(seccomp_fd)]
     return args
 
