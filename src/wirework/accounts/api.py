@@ -49,6 +49,7 @@ from wirework.accounts.schemas import (
     Page,
     PasswordChange,
     Preferences,
+    ScopeOut,
     SessionOut,
     SignupIn,
     SwitchOrgIn,
@@ -56,6 +57,7 @@ from wirework.accounts.schemas import (
     UserOut,
     UserUpdate,
 )
+from wirework.accounts.scopes import ALL_SCOPES, AREAS
 from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.deps import SessionDep, SettingsDep
 from wirework.errors import TooManyRequests
@@ -136,7 +138,8 @@ async def _open_session(
 async def signup(
     body: SignupIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> AuthOut:
-    """Create an account. The first account creates the instance's first organization."""
+    """Create an account. The first account creates the instance's first organization and
+    becomes instance admin (in production it is made with `wirework user create --admin`)."""
     user, org = await service.signup(
         session,
         email=body.email,
@@ -147,6 +150,7 @@ async def signup(
         org_name=body.org_name,
         invitation_token=body.invitation_token,
         open_signup=settings.open_signup,
+        first_account_over_http=settings.env != "production" or settings.open_signup,
     )
     _, session_out = await _open_session(request, response, session, settings, user, org.id)
     await session.commit()
@@ -167,7 +171,9 @@ async def login(
     ip_key = "ip:" + (request.client.host if request.client else "unknown")
     wait = max(limiter.retry_after(account_key), limiter.retry_after(ip_key))
     if wait:
-        raise TooManyRequests(f"Too many failed logins; try again in {wait} seconds.", retry_after=wait)
+        raise TooManyRequests(
+            f"Too many failed logins for this account; try again in {wait} seconds.", retry_after=wait
+        )
     try:
         user = await service.authenticate(session, body.login, body.password)
     except Exception:
@@ -387,7 +393,8 @@ async def create_invitation(
     session: SessionDep,
     settings: SettingsDep,
 ) -> InvitationCreated:
-    """Invite someone by email. The token is shown once: send it, or the accept URL, to them."""
+    """Invite someone by their email address. No email is sent (Wirework does not send mail
+    yet): give them the accept URL yourself. The token is shown only now."""
     _, role = await service.require_org(session, principal, org_id, OrgRole.admin)
     invitation, token = await service.create_invitation(
         session,
@@ -467,13 +474,26 @@ async def list_api_keys(
 async def create_api_key(
     body: ApiKeyCreate, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> ApiKeyCreated:
-    """Make a key that acts as you in the current organization. The key is shown only now."""
+    """Make a key that acts as you in the current organization, limited to `scopes`. The key is
+    shown only now."""
     require_role(principal, OrgRole.member)
     api_key, key = await service.create_api_key(
-        session, principal, org_id, name=body.name, expires_at=body.expires_at
+        session, principal, org_id, name=body.name, expires_at=body.expires_at, scopes=body.scopes
     )
     await session.commit()
     return ApiKeyCreated(**ApiKeyOut.model_validate(api_key).model_dump(), key=key)
+
+
+@api_keys_router.get("/scopes", response_model=list[ScopeOut])
+async def list_scopes(principal: CurrentPrincipal) -> list[ScopeOut]:
+    """The scopes a key can have: `<area>:read` (GET) and `<area>:write` (changes) per area."""
+    return [
+        ScopeOut(
+            scope=scope,
+            description=f"{'Read' if scope.endswith(':read') else 'Change'} {AREAS[scope.split(':')[0]]}",
+        )
+        for scope in ALL_SCOPES
+    ]
 
 
 @api_keys_router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404))

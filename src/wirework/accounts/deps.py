@@ -1,7 +1,8 @@
 """Authentication for routes: who is calling (bearer token or session cookie) and in which org.
 
 Every route outside the public allow-list depends on `CurrentPrincipal` (or something built on
-it); `tests/accounts/test_route_auth.py` walks the route table to prove it.
+it); `tests/accounts/test_route_auth.py` walks the route table to prove it. An API key is also
+held to its scopes there, on every route (`accounts.scopes`; tests/accounts/test_scopes.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from wirework.accounts.models import OrgRole
+from wirework.accounts.scopes import required_scope
 from wirework.accounts.service import Principal, resolve_token
 from wirework.deps import SessionDep
 from wirework.errors import Forbidden, Unauthorized
@@ -47,10 +49,25 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     principal = await resolve_token(session, token, via_cookie=via_cookie)
     if principal is None:
         raise _unauthorized("The token is unknown or expired; log in again.")
+    if principal.scopes is not None:
+        _check_scope(request, principal.scopes)
     # Persist last-seen stamps now: the route may only read and never commit.
     if session.dirty:
         await session.commit()
     return principal
+
+
+def _check_scope(request: Request, scopes: frozenset[str]) -> None:
+    """403 unless the API key has the scope this route needs (see `accounts.scopes`)."""
+    route = request.scope.get("route")
+    needed = required_scope(request.method, getattr(route, "path", ""))
+    if needed is None:
+        raise Forbidden("API keys cannot call this route; use a web login.")
+    if needed not in scopes:
+        raise Forbidden(
+            f"This API key does not have the {needed} scope this route needs; make a key with it "
+            "(POST /api/v1/api-keys with scopes)."
+        )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from wirework.accounts.models import InstanceRole, OrgRole
+from wirework.accounts.scopes import ALL_SCOPES, effective_scopes
 
 T = TypeVar("T")
 
@@ -161,9 +162,17 @@ class InvitationPreview(BaseModel):
     expires_at: datetime
 
 
+Scope = Annotated[str, Field(json_schema_extra={"enum": list(ALL_SCOPES)})]
+
+
 class ApiKeyCreate(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     expires_at: datetime | None = Field(None, description="When the key stops working (UTC).")
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(ALL_SCOPES))] | None = Field(
+        None,
+        description="What the key may do (GET /api/v1/api-keys/scopes lists them); default: every "
+        "scope you have. Unknown scopes are refused.",
+    )
 
 
 class ApiKeyOut(ORMModel):
@@ -171,10 +180,20 @@ class ApiKeyOut(ORMModel):
     org_id: uuid.UUID
     name: str
     prefix: str
-    scopes: list[str]
+    scopes: list[str] = Field(description="What the key may do; a key made before scopes has them all.")
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
+
+    @field_validator("scopes")
+    @classmethod
+    def _effective(cls, value: list[str]) -> list[str]:
+        return effective_scopes(value)
+
+
+class ScopeOut(BaseModel):
+    scope: str
+    description: str
 
 
 class ApiKeyCreated(ApiKeyOut):

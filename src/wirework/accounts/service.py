@@ -27,9 +27,10 @@ from wirework.accounts.models import (
     UserLoginToken,
     UserPreferences,
 )
+from wirework.accounts.scopes import ALL_SCOPES, effective_scopes, unknown_scopes
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
-from wirework.errors import Conflict, Forbidden, NotFound, Unauthorized
+from wirework.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from wirework.security import passwords, tokens
 
 INVALID_LOGIN = "Invalid login or password."
@@ -45,6 +46,9 @@ class Principal:
     org_id: uuid.UUID | None
     org_role: OrgRole | None
     via_cookie: bool = False
+    scopes: frozenset[str] | None = None
+    """What an API key may do (see `accounts.scopes`); None for a web login, which scopes do
+    not limit."""
 
     @property
     def is_instance_admin(self) -> bool:
@@ -392,10 +396,18 @@ async def signup(
     org_name: str | None,
     invitation_token: str | None,
     open_signup: bool,
+    first_account_over_http: bool = True,
 ) -> tuple[User, Organization]:
     """The first user creates an organization and becomes owner and instance admin; later
-    users join by invitation, or create their own organization when signup is open."""
+    users join by invitation, or create their own organization when signup is open. Without
+    `first_account_over_http` (production) the first account is made on the server instead, so
+    whoever reaches a new instance first cannot make themselves its admin."""
     first = await count_users(session) == 0
+    if first and not first_account_over_http:
+        raise Forbidden(
+            "This instance has no account yet: in production the first one is made on the server "
+            "with 'wirework user create --admin' (or set WIREWORK_OPEN_SIGNUP=true)."
+        )
     if not first and invitation_token is None and not open_signup:
         raise Forbidden("Signing up needs an invitation on this instance; ask an admin for one.")
     invitation = await _take_invitation(session, invitation_token, email) if invitation_token else None
@@ -514,6 +526,7 @@ async def resolve_token(session: AsyncSession, token: str, *, via_cookie: bool) 
         user_id, credential_id = key.user_id, key.id
         org_id: uuid.UUID | None = key.org_id
         kind: Literal["session", "api_key"] = "api_key"
+        scopes: frozenset[str] | None = frozenset(effective_scopes(key.scopes))
     else:
         auth = (
             await session.execute(select(AuthSession).where(AuthSession.token_hash == token_hash))
@@ -523,6 +536,7 @@ async def resolve_token(session: AsyncSession, token: str, *, via_cookie: bool) 
         if now - auth.last_seen_at > TOUCH_INTERVAL:
             auth.last_seen_at = now
         user_id, org_id, credential_id, kind = auth.user_id, auth.org_id, auth.id, "session"
+        scopes = None
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
         return None
@@ -534,6 +548,7 @@ async def resolve_token(session: AsyncSession, token: str, *, via_cookie: bool) 
         org_id=org_id if role is not None else None,
         org_role=role,
         via_cookie=via_cookie,
+        scopes=scopes,
     )
 
 
@@ -547,7 +562,23 @@ async def create_api_key(
     *,
     name: str,
     expires_at: datetime | None,
+    scopes: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
+    """A key with `scopes` (default: every scope the caller has). A key making a key can only
+    give it scopes it has itself."""
+    held = list(ALL_SCOPES) if principal.scopes is None else sorted(principal.scopes)
+    wanted = held if scopes is None else list(dict.fromkeys(scopes))
+    unknown = unknown_scopes(wanted)
+    if unknown or not wanted:
+        raise ValidationFailed(
+            f"Unknown scopes: {', '.join(unknown)}." if unknown else "Give the key at least one scope.",
+            errors=[
+                {"loc": ["body", "scopes"], "msg": "known scopes: " + ", ".join(ALL_SCOPES), "type": "enum"}
+            ],
+        )
+    beyond = [s for s in wanted if s not in held]
+    if beyond:
+        raise Forbidden(f"This API key cannot give scopes it does not have: {', '.join(beyond)}.")
     key = tokens.new_api_key()
     api_key = ApiKey(
         org_id=org_id,
@@ -555,7 +586,7 @@ async def create_api_key(
         name=name,
         prefix=key[: tokens.API_KEY_SHOWN_PREFIX_LENGTH],
         key_hash=tokens.hash_token(key),
-        scopes=[],
+        scopes=wanted,
         created_at=utcnow(),
         expires_at=expires_at,
     )
