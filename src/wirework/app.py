@@ -109,11 +109,16 @@ def create_app(
         if owns_db:
             await database.dispose()
 
+    docs = settings.docs_are_public  # off in production unless WIREWORK_PUBLIC_DOCS
     app = FastAPI(
         title="Wirework",
         version=__version__,
-        description="Workflow automation, bot hosting and team tools. Errors are RFC 9457 problem+json.",
+        description="Workflow automation: workflows, executions, triggers, credentials. Errors are "
+        "RFC 9457 problem+json.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -173,4 +178,9 @@ def create_app(
 
 def app_factory() -> Any:
     """For `uvicorn --factory wirework.app:app_factory`."""
+    from wirework.security.datadir import private_umask, secure_data_dir
+
+    private_umask()  # as `wirework serve` does: data files 0600, the data dir 0700
+    for change in secure_data_dir(get_settings().data_dir):
+        log.warning("data_dir_permissions_tightened", change=change)
     return create_app(migrate_on_start=True)

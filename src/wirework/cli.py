@@ -1,4 +1,4 @@
-"""The `wirework` command: serve, db, user, version."""
+"""The `wirework` command: serve, worker, db, user, workflow, execution, secrets, version."""
 
 from __future__ import annotations
 
@@ -16,11 +16,16 @@ from rich.table import Table
 from wirework import __version__
 from wirework.db import migrate
 from wirework.db.engine import Database
-from wirework.settings import get_settings
+from wirework.security.datadir import private_umask, secure_data_dir
+from wirework.settings import Settings, get_settings
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Wirework: workflow automation, bots and team tools.", no_args_is_help=True)
+app = typer.Typer(
+    help="Wirework: workflow automation (versioned workflows, triggers, durable executions, "
+    "encrypted credentials, worker mode).",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(help="Database: migrations, schema doc, backup and restore.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -28,13 +33,41 @@ app.add_typer(user_app, name="user")
 console = Console(stderr=True, soft_wrap=True)
 
 
+@app.callback()
+def _every_command() -> None:
+    """Wirework: workflow automation (versioned workflows, triggers, durable executions,
+    encrypted credentials, worker mode)."""
+    # Whatever a command creates (database, key files, backups, exports) is its user's alone.
+    private_umask()
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=1)
 
 
+def _settings() -> Settings:
+    """The settings, or a clear error (e.g. what production refuses) instead of a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        messages = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+        raise _fail("\n".join(messages)) from None
+
+
+def _prepare_data_dir(settings: Settings) -> None:
+    """At the start of serve and worker: the data dir 0700 (its database files 0600, saying
+    what was looser), and the credential keys readable (a key file others can read is
+    refused in production)."""
+    for change in secure_data_dir(settings.data_dir):
+        console.print(f"[yellow]warning:[/yellow] tightened permissions: {change}")
+    _vault_keys(settings)
+
+
 def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    settings = get_settings()
+    settings = _settings()
 
     async def run() -> T:
         db = Database(settings.effective_database_url, pool_size=2)
@@ -70,15 +103,22 @@ def serve(
 
     from wirework.app import create_app
 
-    settings = get_settings()
+    settings = _settings()
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    _prepare_data_dir(settings)
     if not no_migrate:
         revision = _with_db(_upgrade_to_head)
         console.print(f"database at migration [bold]{revision}[/bold]")
     users = _with_db(_count_users)
     url = settings.effective_public_url
     console.print(f"Wirework {__version__} on [bold]http://{settings.host}:{settings.port}[/bold]")
-    if users == 0:
+    if users == 0 and settings.env == "production" and not settings.open_signup:
+        console.print(
+            "No users yet. Create the first one (it becomes admin and owner of the first organization):\n"
+            f"  {_self_command()} user create --admin    (in production the first account is not "
+            "made over HTTP, so whoever reaches the server first cannot take it)"
+        )
+    elif users == 0:
         console.print(
             "No users yet. Create the first one (it becomes admin and owner of the first organization):\n"
             f"  {_self_command()} user create --admin    or    curl -X POST {url}/api/v1/auth/signup "
@@ -95,6 +135,7 @@ def serve(
         http="httptools",
         access_log=False,
         log_level="warning",
+        proxy_headers=False,  # X-Forwarded-* only from WIREWORK_TRUSTED_PROXIES (the app resolves them)
     )
 
 
@@ -107,7 +148,8 @@ def worker(
 
     from wirework.queue.worker import run_worker
 
-    settings = get_settings()
+    settings = _settings()
+    _prepare_data_dir(settings)
     console.print(
         f"Wirework worker {__version__}: {concurrency} at once, broker {_redact(settings.broker_url)}"
     )
@@ -568,3 +610,155 @@ def execution_show(execution_id: Annotated[str, typer.Argument(help="Execution i
             }
 
     typer.echo(json.dumps(_with_db(load), indent=2, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------- secrets (credential keys)
+
+secrets_app = typer.Typer(
+    help="The key credentials are encrypted with: rotate it, see which keys are in use.",
+    no_args_is_help=True,
+)
+app.add_typer(secrets_app, name="secrets")
+
+
+def _keys_where(settings: Settings) -> tuple[str, str]:
+    """Where the current key and the previous keys are configured, for messages."""
+    from wirework.security.vault import KEY_FILE_NAME, PREVIOUS_KEYS_FILE_NAME
+
+    previous = f"{settings.data_dir / PREVIOUS_KEYS_FILE_NAME}"
+    if settings.secret_key:
+        return "WIREWORK_SECRET_KEY", f"WIREWORK_SECRET_KEY_PREVIOUS (or {previous})"
+    return f"{settings.data_dir / KEY_FILE_NAME}", previous
+
+
+def _vault_keys(settings: Settings) -> tuple[str, list[str]]:
+    from wirework.security.vault import VaultError
+
+    try:
+        return settings.vault_keys()
+    except VaultError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _vault(settings: Settings) -> Any:
+    from wirework.security.vault import Vault
+
+    current, previous = _vault_keys(settings)
+    return Vault(current, old_secrets=previous)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(
+    new_key: Annotated[
+        str | None,
+        typer.Option(
+            "--new-key",
+            help="The new key, at least 32 characters (default: a random one). Only for the data "
+            "dir's key file; with WIREWORK_SECRET_KEY, set the new key there instead.",
+        ),
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Credentials resealed per transaction.")] = 100,
+) -> None:
+    """Encrypt every credential with a new key. The old key stays accepted for opening until
+    all are resealed; interrupted, run it again and it continues where it stopped."""
+    from wirework.security.vault import key_id, new_secret, replace_key_file
+    from wirework.workflows import service
+
+    settings = _settings()
+    key_at, previous_at = _keys_where(settings)
+    vault = _vault(settings)
+    pending = _with_db(lambda db: _count_to_reseal(db, vault))
+    if pending:
+        if new_key:
+            raise _fail(
+                f"{pending} credentials are still sealed with an older key: run "
+                "'wirework secrets rotate' without --new-key to finish that rotation first"
+            )
+        console.print(f"{pending} credentials are sealed with an older key; resealing (key {vault.key_id})")
+    elif settings.secret_key:
+        raise _fail(
+            f"every credential is already sealed with the key in WIREWORK_SECRET_KEY (id {vault.key_id}). "
+            "To rotate it: on every serve and worker, set WIREWORK_SECRET_KEY to a new key (32 characters "
+            "or more) and add the current one to WIREWORK_SECRET_KEY_PREVIOUS; restart them; then run "
+            "'wirework secrets rotate' again to reseal."
+        )
+    else:
+        secret = new_key or new_secret()
+        if len(secret) < 32:
+            raise _fail("--new-key must be at least 32 characters")
+        old_id = vault.key_id
+        replace_key_file(settings.data_dir, secret)
+        vault = _vault(settings)
+        console.print(f"new key {key_id(secret)} in {key_at}; the old key {old_id} is kept in {previous_at}")
+
+    with _progress() as progress:
+        task = progress.add_task("resealing credentials", total=max(pending, 1))
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=max(total, 1))
+
+        async def reseal(db: Database) -> tuple[Any, int]:
+            result = await service.reseal_all(db, vault, batch=batch, on_progress=on_progress)
+            return result, await _count_to_reseal(db, vault)
+
+        result, left = _with_db(reseal)
+        progress.update(task, completed=progress.tasks[0].total)
+    for credential_id, name, why in result.unreadable:
+        console.print(f"[red]cannot open[/red] credential {name!r} ({credential_id}): {why}")
+    if result.unreadable:
+        raise _fail(
+            f"{len(result.unreadable)} credentials are sealed with a key that is not configured: add "
+            f"that key to {previous_at} and run 'wirework secrets rotate' again"
+        )
+    if left:
+        raise _fail(
+            f"{left} credentials were sealed with an older key while this ran (a serve or worker still "
+            "on the old key): run 'wirework secrets rotate' again"
+        )
+    console.print(
+        f"every credential is sealed with key {vault.key_id} ({result.resealed} resealed now). Running "
+        "serve and worker processes pick the new key up when they first open a credential sealed "
+        "with it; restart them to be sure they seal with it too. Once they are restarted and "
+        "'wirework secrets status' shows no credential on an old key, remove the old keys from "
+        f"{previous_at}."
+    )
+
+
+async def _count_to_reseal(db: Database, vault: Any) -> int:
+    from wirework.workflows import service
+
+    async with db.session() as session:
+        return await service.count_to_reseal(session, vault)
+
+
+@secrets_app.command("status")
+def secrets_status() -> None:
+    """Show the current and previous credential keys, and how many credentials each one seals."""
+    from wirework.security.vault import key_id
+    from wirework.workflows import service
+
+    settings = _settings()
+    key_at, previous_at = _keys_where(settings)
+    current, previous = _vault_keys(settings)
+
+    async def counts(db: Database) -> dict[str, int]:
+        async with db.session() as session:
+            return await service.credentials_by_key(session)
+
+    by_key = _with_db(counts)
+    on_old = sum(n for kid, n in by_key.items() if kid != key_id(current))
+    on_current = by_key.pop(key_id(current), 0)
+    table = Table("key id", "role", "where", "credentials")
+    table.add_row(key_id(current), "current", key_at, str(on_current))
+    for secret in previous:
+        table.add_row(key_id(secret), "previous", previous_at, str(by_key.pop(key_id(secret), 0)))
+    for kid, count in by_key.items():
+        table.add_row(kid or "?", "not configured", "", str(count))
+    Console().print(table)
+    if on_old:
+        console.print(f"{on_old} credentials need an old key: run 'wirework secrets rotate'")
+    elif previous:
+        console.print(
+            "no credential needs the previous keys: once every serve and worker has been restarted "
+            f"since the rotation, remove them from {previous_at}"
+        )

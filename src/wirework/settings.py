@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "", description="Key for encrypting credentials; empty means a 0600 key file in data_dir."
     )
+    secret_key_previous: str = Field(
+        "",
+        description="Keys credentials were sealed with before a rotation, comma-separated: still "
+        "accepted for opening until `wirework secrets rotate` has resealed everything.",
+    )
     host: str = Field("127.0.0.1", description="Address `wirework serve` listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port `wirework serve` listens on.")
     public_url: str = Field(
@@ -47,6 +52,11 @@ class Settings(BaseSettings):
     )
     login_window_seconds: int = Field(300, ge=1, description="The login rate-limit window.")
     cookie_secure: bool = Field(False, description="Mark session cookies Secure (set behind HTTPS).")
+    public_docs: bool | None = Field(
+        None,
+        description="Serve the API documentation (/docs, /redoc, /openapi.json) to anyone; "
+        "default on, except in production.",
+    )
     executor_concurrency: int = Field(8, ge=1, description="Executions one process runs at once.")
     broker_url: str = Field(
         "",
@@ -78,6 +88,18 @@ class Settings(BaseSettings):
     http_allow_hosts: str = Field(
         "", description="Comma-separated hosts/CIDRs nodes may call despite the SSRF guard (e.g. 10.0.0.0/8)."
     )
+    expression_max_steps: int = Field(
+        1_000_000,
+        ge=1000,
+        description="Work one expression render may do (loop turns, calls, data handled; a million "
+        "is about a second of CPU); past it the node fails with an error saying so.",
+    )
+    expression_max_size: int = Field(
+        10_000_000,
+        ge=10_000,
+        description="Largest value an expression may make, in bytes (text, lists and objects: an "
+        "element counts 8); checked before padding, repeating or joining allocates it.",
+    )
     code_isolation: Literal["bubblewrap", "process"] = Field(
         "bubblewrap",
         description="How the Code node isolates user code: `bubblewrap` (namespaces + seccomp; the Code "
@@ -100,9 +122,41 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_production(self) -> Settings:
-        if self.env == "production" and self.secret_key and len(self.secret_key) < 32:
-            raise ValueError("WIREWORK_SECRET_KEY must be at least 32 characters in production")
+        problems = self.production_problems() if self.env == "production" else []
+        if problems:
+            raise ValueError("WIREWORK_ENV=production refuses this set-up:\n- " + "\n- ".join(problems))
         return self
+
+    def production_problems(self) -> list[str]:
+        """What makes this configuration unsafe to serve in production, each saying what to set.
+        (A key file others can read is refused where it is read: `vault_keys`.)"""
+        problems = []
+        if self.secret_key and len(self.secret_key) < 32:
+            problems.append("WIREWORK_SECRET_KEY must be at least 32 characters")
+        if not self.public_url:
+            problems.append(
+                "set WIREWORK_PUBLIC_URL to the URL users reach Wirework at (e.g. "
+                "https://wirework.example.com): invitation links and webhook URLs are built from it"
+            )
+        elif self.public_url.lower().startswith("https://") and not self.cookie_secure:
+            problems.append(
+                "set WIREWORK_COOKIE_SECURE=true: WIREWORK_PUBLIC_URL is https, and a session cookie "
+                "without Secure would also be sent over plain HTTP"
+            )
+        if self.uses_sqlite and self.broker_url:
+            problems.append(
+                "SQLite serves one process, but WIREWORK_BROKER_URL (worker mode) runs several: set "
+                "WIREWORK_DATABASE_URL to PostgreSQL or MySQL/MariaDB, or unset WIREWORK_BROKER_URL"
+            )
+        return problems
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def docs_are_public(self) -> bool:
+        return self.env != "production" if self.public_docs is None else self.public_docs
 
     @property
     def effective_database_url(self) -> str:
@@ -114,9 +168,18 @@ class Settings(BaseSettings):
 
     @property
     def vault_secret(self) -> str:
-        from wirework.security.vault import load_or_create_key_file
+        return self.vault_keys()[0]
 
-        return self.secret_key or load_or_create_key_file(self.data_dir)
+    def vault_keys(self) -> tuple[str, list[str]]:
+        """The key credentials are sealed with, and the previous keys still accepted for opening
+        (`WIREWORK_SECRET_KEY_PREVIOUS`, then the data dir's previous-keys file). In production a
+        key file other users can read is refused (VaultError), elsewhere made 0600."""
+        from wirework.security.vault import load_or_create_key_file, read_previous_keys
+
+        strict = self.env == "production"
+        current = self.secret_key or load_or_create_key_file(self.data_dir, strict=strict)
+        previous = [k.strip() for k in self.secret_key_previous.split(",") if k.strip()]
+        return current, previous + read_previous_keys(self.data_dir, strict=strict)
 
     @property
     def json_logs(self) -> bool:

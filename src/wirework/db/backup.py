@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import tarfile
 import tempfile
 import uuid
@@ -84,8 +85,11 @@ async def backup(
         "created_at": datetime.now(UTC).isoformat(),
         "tables": {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as archive:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The archive holds every row (password hashes, sealed credentials): 0600 from its creation.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as file, tarfile.open(fileobj=file, mode="w:gz") as archive:
         async with db.engine.connect() as connection:
             for table in metadata.sorted_tables:
                 total = await _count(connection, table)

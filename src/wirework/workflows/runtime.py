@@ -24,7 +24,7 @@ from wirework.nodes import load_builtin_nodes
 from wirework.queue.waiting import Completions
 from wirework.security.sandbox import DEFAULT_POLICY, SandboxPolicy
 from wirework.security.ssrf import SsrfPolicy
-from wirework.security.vault import Vault
+from wirework.security.vault import Vault, vault_from
 from wirework.settings import Settings
 from wirework.triggers import events
 from wirework.workflows import service
@@ -135,7 +135,7 @@ def build_platform(settings: Settings, db: Database) -> Platform:
     return Platform(
         db=db,
         registry=registry,
-        vault=Vault(settings.vault_secret),
+        vault=vault_from(settings.vault_keys),
         owner=executions.process_id(),
         ssrf_policy=SsrfPolicy.from_entries(settings.http_allow_hosts.split(",")),
         code_sandbox=SandboxPolicy(settings.code_isolation, private_paths=(str(settings.data_dir),)),

@@ -1,15 +1,19 @@
-"""What workflows do: CRUD and versions (validated on save), runs, credentials (sealed),
-variables, templates, and the node registry's tables. Functions never commit."""
+"""What workflows do: CRUD and versions (validated on save), runs, credentials (sealed, and
+resealed with a new key), variables, templates, and the node registry's tables. Functions never
+commit, except `reseal_all`, which owns one transaction per batch."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, cast, delete, func, select
+from sqlalchemy import Connection, Text, bindparam, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
@@ -24,7 +28,7 @@ from wirework.engine.models import (
 )
 from wirework.engine.nodes import NodeRegistry
 from wirework.errors import Conflict, NotFound, ValidationFailed
-from wirework.security.vault import Vault
+from wirework.security.vault import Vault, VaultError, sealed_key_id
 from wirework.workflows.models import (
     Credential,
     Variable,
@@ -362,6 +366,90 @@ def open_credential(vault: Vault, credential: Credential) -> dict[str, Any]:
     return values
 
 
+def _sealed_with_another_key(vault: Vault) -> Any:
+    return ~Credential.data.startswith(f"v1.{vault.key_id}.", autoescape=True)
+
+
+async def credentials_by_key(session: AsyncSession) -> dict[str, int]:
+    """How many credentials (of every organization) are sealed with each key id."""
+    rows = (await session.execute(select(Credential.data))).scalars()
+    counts: dict[str, int] = {}
+    for data in rows:
+        kid = sealed_key_id(data)
+        counts[kid] = counts.get(kid, 0) + 1
+    return counts
+
+
+async def count_to_reseal(session: AsyncSession, vault: Vault) -> int:
+    """Credentials of every organization not sealed with the vault's current key."""
+    stmt = select(func.count()).select_from(Credential).where(_sealed_with_another_key(vault))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+@dataclass
+class ResealBatch:
+    last_id: uuid.UUID | None = None
+    resealed: int = 0
+    unreadable: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)
+    """(id, name, why) of credentials no configured key opens; they are left as they are."""
+
+
+async def reseal_all(
+    db: Database,
+    vault: Vault,
+    *,
+    batch: int = 100,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ResealBatch:
+    """Reseal every credential not sealed with the current key, one transaction per `batch`
+    (this one owns its transactions, like a backup). `on_progress(done, total)` after each
+    batch. Interrupted, it loses at most the batch in flight; running it again continues."""
+    async with db.session() as session:
+        total = await count_to_reseal(session, vault)
+    result = ResealBatch()
+    while True:
+        async with db.session() as session:
+            step = await reseal_credentials(session, vault, after=result.last_id, limit=batch)
+            await session.commit()
+        if step.last_id is None:
+            return result
+        result.last_id = step.last_id
+        result.resealed += step.resealed
+        result.unreadable += step.unreadable
+        if on_progress:
+            on_progress(result.resealed + len(result.unreadable), max(total, result.resealed))
+
+
+async def reseal_credentials(
+    session: AsyncSession, vault: Vault, *, after: uuid.UUID | None, limit: int
+) -> ResealBatch:
+    """Seal again with the current key up to `limit` credentials (by id, after `after`) that
+    are sealed with another key. Each row is written only if it still holds what was read, so a
+    credential changed meanwhile keeps its new value. The caller commits the batch; running
+    again from the start picks up whatever an interruption left."""
+    stmt = select(Credential).where(_sealed_with_another_key(vault)).order_by(Credential.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Credential.id > after)
+    batch = ResealBatch()
+    for credential in (await session.execute(stmt)).scalars().all():
+        batch.last_id = credential.id
+        context = _credential_context(credential)
+        try:
+            plaintext = vault.open(credential.data, context=context)
+        except VaultError as exc:
+            batch.unreadable.append((credential.id, credential.name, str(exc)))
+            continue
+        written = await session.execute(
+            update(Credential)
+            .where(Credential.id == credential.id, Credential.data == credential.data)
+            .values(data=vault.seal(plaintext, context=context))
+            .execution_options(synchronize_session=False)
+        )
+        batch.resealed += int(getattr(written, "rowcount", 0) or 0)
+    session.expunge_all()
+    return batch
+
+
 # ---------------------------------------------------------------- variables
 
 
@@ -425,6 +513,45 @@ async def save_variable(
 # ---------------------------------------------------------------- node registry and templates
 
 
+PALETTE_ORDER = ("Triggers", "Core", "Flow", "Transform", "Data")
+"""The editor's palette shows these categories first, in this order; others follow by name."""
+
+
+def _palette_rank(category: str) -> tuple[int, str]:
+    rank = PALETTE_ORDER.index(category) if category in PALETTE_ORDER else len(PALETTE_ORDER)
+    return rank, category
+
+
+async def node_types(session: AsyncSession, registry: NodeRegistry) -> list[dict[str, Any]]:
+    """The node types this instance offers, read from the `nodes` and `node_categories` tables
+    (filled from the registry at start), in palette order: category order, then display name.
+    A row's name, description, category, icon, version and parameter schema come from the
+    table; its inputs, outputs and credential slots from the class that runs it. A type this
+    process has no class for (a plugin installed on another server only) is left out."""
+    rows = await session.execute(
+        select(NodeTypeRecord, NodeCategoryRecord.display_order)
+        .join(NodeCategoryRecord, NodeCategoryRecord.name == NodeTypeRecord.category, isouter=True)
+        .order_by(NodeCategoryRecord.display_order, NodeTypeRecord.category, NodeTypeRecord.name)
+    )
+    out = []
+    for record, _ in rows:
+        cls = registry.find(record.type, record.version)
+        if cls is None:
+            continue
+        out.append(
+            {
+                **cls.describe(),
+                "display_name": record.name,
+                "description": record.description or "",
+                "category": record.category,
+                "icon": record.icon or "box",
+                "version": record.version,
+                "parameters_schema": record.schema,
+            }
+        )
+    return out
+
+
 async def sync_node_tables(session: AsyncSession, registry: NodeRegistry) -> None:
     """Make the `nodes` and `node_categories` tables mirror the registry."""
     types = {cls.type: cls for cls in registry.all()}
@@ -444,7 +571,7 @@ async def sync_node_tables(session: AsyncSession, registry: NodeRegistry) -> Non
     gone = set(existing) - set(types)
     if gone:
         await session.execute(delete(NodeTypeRecord).where(NodeTypeRecord.type.in_(gone)))
-    categories = sorted({cls.category for cls in types.values()})
+    categories = sorted({cls.category for cls in types.values()}, key=_palette_rank)
     known = {c.name: c for c in (await session.execute(select(NodeCategoryRecord))).scalars()}
     for order, name in enumerate(categories):
         category = known.get(name) or NodeCategoryRecord(name=name)
