@@ -11,10 +11,12 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from wirework.engine.items import NodeOutputs
 from wirework.engine.nodes import CredentialSlot, Node, NodeContext, NodeParameters
 from wirework.nodes.core.flow import TriggerNode
+from wirework.triggers.event_names import EMITTED_EVENTS, subscription_patterns, subscription_problem
 
 RESPONSE_OUTPUT = "$response"
 """Where `core.respond_webhook` leaves the HTTP answer (status, headers, body) in its record."""
@@ -147,12 +149,22 @@ class Schedule(TriggerNode):
     Parameters = ScheduleParameters
 
 
+def _emitted_event(value: str) -> str:
+    problem = subscription_problem(value)
+    if problem:  # "static_value": checked on save even when written as an expression
+        raise PydanticCustomError("static_value", problem)
+    return value
+
+
 class EventParameters(NodeParameters):
-    event: str = Field(
-        min_length=1,
-        max_length=100,
-        pattern=r"^[a-z0-9_.*-]+$",
-        description="Event name: workflow.completed, workflow.failed, message.received, form.submitted, …",
+    event: Annotated[
+        str,
+        AfterValidator(_emitted_event),
+        Field(json_schema_extra={"enum": subscription_patterns(), "x-static": True}),
+    ] = Field(
+        description="The event: "
+        + "; ".join(f"{name}: {what}" for name, what in EMITTED_EVENTS.items())
+        + "; or every event of a kind (workflow.*) or all (*)."
     )
     filter: str | None = Field(
         None, description="Only events for which this is true, e.g. {{ json.workflow_name == 'Import' }}."
@@ -162,6 +174,6 @@ class EventParameters(NodeParameters):
 class Event(TriggerNode):
     type = "core.event"
     display_name = "On event"
-    description = "Starts the workflow when an event happens in Wirework (another workflow finished, …)."
+    description = "Starts the workflow when another workflow of the organization completes or fails."
     icon = "bolt"
     Parameters = EventParameters
