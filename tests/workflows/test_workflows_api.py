@@ -6,12 +6,12 @@ import asyncio
 import uuid
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tests.support.accounts import signup, signup_invited
 from tests.support.workflows import TRIGGER, chain, create, edge, node, outputs, run
 from wirework.db.engine import Database
-from wirework.engine.models import ExecutionLog
+from wirework.engine.models import ExecutionLog, NodeCategoryRecord, NodeTypeRecord
 
 
 async def test_run_a_branching_workflow_and_read_every_node(client: httpx.AsyncClient, db: Database) -> None:
@@ -236,6 +236,43 @@ async def test_node_types_and_templates(client: httpx.AsyncClient) -> None:
     assert len(templates) >= 8
     made = await client.post(f"/api/v1/templates/{templates[0]['id']}/use", json={}, headers=alice.headers)
     assert made.status_code == 201 and made.json()["version"] == 1
+
+
+async def test_node_types_and_their_palette_order_come_from_the_registry_tables(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """The `nodes` and `node_categories` tables, filled from the registry at start, are what
+    the node-types API (and so the editor's palette) offers."""
+    alice = await signup(client, "alice")
+    async with db.session() as session:
+        noop = (
+            await session.execute(select(NodeTypeRecord).where(NodeTypeRecord.type == "core.noop"))
+        ).scalar_one()
+        noop.name = "Do nothing (as the table says)"
+        await session.execute(delete(NodeTypeRecord).where(NodeTypeRecord.type == "core.wait"))
+        await session.commit()
+    types = (await client.get("/api/v1/node-types", headers=alice.headers)).json()
+    by_type = {t["type"]: t for t in types}
+    assert by_type["core.noop"]["display_name"] == "Do nothing (as the table says)"
+    assert "core.wait" not in by_type
+    categories = list(dict.fromkeys(t["category"] for t in types))
+    assert categories == ["Triggers", "Core", "Flow", "Transform", "Data"]
+    async with db.session() as session:
+        orders = dict(
+            (await session.execute(select(NodeCategoryRecord.name, NodeCategoryRecord.display_order))).all()
+        )
+    assert sorted(categories, key=orders.__getitem__) == categories
+
+
+async def test_is_public_is_not_offered_until_it_does_something(client: httpx.AsyncClient) -> None:
+    alice = await signup(client, "alice")
+    workflow_id = await create(client, alice, chain(TRIGGER))
+    shown = (await client.get(f"/api/v1/workflows/{workflow_id}", headers=alice.headers)).json()
+    assert "is_public" not in shown
+    refused = await client.patch(
+        f"/api/v1/workflows/{workflow_id}", json={"is_public": True}, headers=alice.headers
+    )
+    assert refused.status_code == 422
 
 
 async def test_node_logs_are_committed_per_node(client: httpx.AsyncClient, db: Database) -> None:

@@ -93,6 +93,7 @@ export interface NodeSpec {
   position?: [number, number];
   retry?: { max_attempts: number; backoff_s: number };
   on_error?: "stop" | "continue" | "error_output";
+  at_most_once?: boolean;
   disabled?: boolean;
   timeout_s?: number | null;
   notes?: string;
@@ -117,7 +118,6 @@ export interface Workflow {
   description: string | null;
   tags: string[];
   is_active: boolean;
-  is_public: boolean;
   version: number;
   created_at: string;
   updated_at: string;

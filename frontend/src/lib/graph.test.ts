@@ -80,9 +80,16 @@ describe("copy and paste", () => {
 });
 
 describe("paletteGroups", () => {
-  it("groups by category, triggers first, and searches names and descriptions", () => {
-    const types = [type({ type: "core.set", display_name: "Set fields", category: "Transform" }), type({ type: "core.webhook", display_name: "Webhook", category: "Triggers", description: "HTTP" })];
-    expect(paletteGroups(types, "").map(([c]) => c)).toEqual(["Triggers", "Transform"]);
+  it("groups by category in the server's order, and searches names and descriptions", () => {
+    const types = [
+      type({ type: "core.webhook", display_name: "Webhook", category: "Triggers", description: "HTTP" }),
+      type({ type: "core.set", display_name: "Set fields", category: "Transform" }),
+      type({ type: "core.manual_trigger", display_name: "Manual", category: "Triggers" }),
+    ];
+    expect(paletteGroups(types, "").map(([c, list]) => [c, list.map((t) => t.type)])).toEqual([
+      ["Triggers", ["core.webhook", "core.manual_trigger"]],
+      ["Transform", ["core.set"]],
+    ]);
     expect(paletteGroups(types, "http").map(([, list]) => list.map((t) => t.type))).toEqual([["core.webhook"]]);
   });
 });

@@ -128,7 +128,9 @@ export function pasteClipboard(clip: Clipboard, existing: CanvasNode[], offset =
   return { nodes, edges };
 }
 
-/** Group node types by category (sorted), keeping only those matching `search`. */
+/** Group node types by category, keeping only those matching `search`. The server sends the
+ * types in palette order (its node_categories table orders the categories), so groups and the
+ * types in them keep the order they arrive in. */
 export function paletteGroups(types: NodeType[], search: string): [string, NodeType[]][] {
   const needle = search.trim().toLowerCase();
   const groups = new Map<string, NodeType[]>();
@@ -138,7 +140,5 @@ export function paletteGroups(types: NodeType[], search: string): [string, NodeT
     if (!groups.has(t.category)) groups.set(t.category, []);
     groups.get(t.category)!.push(t);
   }
-  const order = ["Triggers", "Core", "Flow", "Transform", "Data"];
-  const rank = (c: string) => (order.includes(c) ? order.indexOf(c) : order.length);
-  return [...groups.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  return [...groups.entries()];
 }

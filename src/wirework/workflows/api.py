@@ -658,9 +658,12 @@ async def delete_variable(
 
 
 @node_types_router.get("", response_model=list[NodeTypeOut])
-async def list_node_types(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
-    """Every node type with its parameter JSON schema, for the editor's palette and forms."""
-    return [cls.describe() for cls in sorted(_registry(request).all(), key=lambda c: (c.category, c.type))]
+async def list_node_types(
+    request: Request, principal: CurrentPrincipal, session: SessionDep
+) -> list[dict[str, Any]]:
+    """Every node type this instance offers (the `nodes` and `node_categories` tables), with its
+    parameter JSON schema, in the editor palette's order (by category, then name)."""
+    return await service.node_types(session, _registry(request))
 
 
 @templates_router.get("", response_model=list[TemplateOut])

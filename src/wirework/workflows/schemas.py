@@ -33,10 +33,11 @@ class WorkflowCreate(BaseModel):
 
 
 class WorkflowUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # e.g. is_public, which does nothing yet, is refused
+
     name: Name | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None
-    is_public: bool | None = None
 
 
 class LastRun(BaseModel):
@@ -51,7 +52,6 @@ class WorkflowOut(ORM):
     description: str | None
     tags: list[str]
     is_active: bool
-    is_public: bool
     version: int
     created_at: datetime
     updated_at: datetime
