@@ -70,6 +70,7 @@ export interface ApiKey {
   id: string;
   name: string;
   prefix?: string;
+  scopes: string[];
   expires_at: string | null;
   last_used_at?: string | null;
   created_at: string;

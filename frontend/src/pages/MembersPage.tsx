@@ -183,7 +183,7 @@ function InviteForm({ orgId, roles, onInvited }: { orgId: string; roles: OrgRole
   return (
     <>
       <form className="toolbar" onSubmit={submit} aria-label="Invite member">
-        <Field label="Email" error={fieldError("email")}>
+        <Field label="Email" error={fieldError("email")} hint="No email is sent yet: you get a link to pass on.">
           <input aria-label="Invite email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} required />
         </Field>
         <Field label="Role" error={fieldError("role")}>
@@ -196,7 +196,7 @@ function InviteForm({ orgId, roles, onInvited }: { orgId: string; roles: OrgRole
       <ErrorBox message={error && !(error instanceof ApiError && error.errors.length) ? errorMessage(error) : null} />
       {created && (
         <div className="alert alert-success">
-          <strong>Send this link to {created.email}; it is not shown again.</strong>
+          <strong>Wirework does not send email yet: send this link to {created.email} yourself. It is not shown again.</strong>
           <div className="copy-row"><code className="mono" data-testid="invite-link">{created.accept_url}</code><CopyButton text={created.accept_url} /></div>
         </div>
       )}
