@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -390,3 +391,29 @@ def test_secrets_rotate_with_the_key_in_the_environment_explains_the_steps(tmp_p
     run("db", "upgrade", data_dir=tmp_path, env=env)
     refused = run("secrets", "rotate", data_dir=tmp_path, check=False, env=env)
     assert refused.returncode == 1 and "WIREWORK_SECRET_KEY_PREVIOUS" in refused.stderr
+
+
+def test_help_describes_only_what_exists() -> None:
+    """`wirework --help` and every command's help name nothing planned that does not exist."""
+    import typer
+    from typer.testing import CliRunner
+
+    from tests.test_readme import planned_but_missing
+    from wirework.cli import app
+
+    def paths(command: Any, prefix: list[str]) -> Iterator[list[str]]:
+        yield prefix
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from paths(sub, [*prefix, name])
+
+    umask = os.umask(0o022)  # the CLI sets the process umask; give this process its own back
+    try:
+        checked = 0
+        for path in paths(typer.main.get_command(app), []):
+            result = CliRunner().invoke(app, [*path, "--help"])
+            assert result.exit_code == 0, (path, result.output)
+            assert planned_but_missing(result.output) == [], (path, result.output)
+            checked += 1
+    finally:
+        os.umask(umask)
+    assert checked >= 20

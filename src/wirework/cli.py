@@ -659,8 +659,10 @@ def secrets_rotate(
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Credentials resealed per transaction.")] = 100,
 ) -> None:
-    """Encrypt every credential with a new key. The old key stays accepted for opening until
-    all are resealed; interrupted, run it again and it continues where it stopped."""
+    """Encrypt every credential with a new key (resumable).
+
+    The old key stays accepted for opening until every credential is resealed; interrupted,
+    run it again and it continues where it stopped."""
     from wirework.security.vault import key_id, new_secret, replace_key_file
     from wirework.workflows import service
 
@@ -733,7 +735,7 @@ async def _count_to_reseal(db: Database, vault: Any) -> int:
 
 @secrets_app.command("status")
 def secrets_status() -> None:
-    """Show the current and previous credential keys, and how many credentials each one seals."""
+    """Show the credential keys and how many credentials each one seals."""
     from wirework.security.vault import key_id
     from wirework.workflows import service
 
