@@ -11,12 +11,14 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from wirework import __version__
 from wirework.accounts.api import routers as accounts_routers
 from wirework.accounts.deps import InstanceAdmin
 from wirework.db import migrate
 from wirework.db.engine import Database
+from wirework.edge import EdgeMiddleware, trusted_proxies
 from wirework.engine.executions import prune
 from wirework.errors import ServiceUnavailable
 from wirework.observability import RequestLogMiddleware, configure_logging
@@ -24,12 +26,12 @@ from wirework.problems import install_problem_handlers, problem_responses
 from wirework.queue import metrics as queue_metrics
 from wirework.queue.broker import BrokerExecutor, make_broker
 from wirework.queue.local import LocalExecutor
-from wirework.security.ratelimit import SlidingWindowLimiter
+from wirework.security.ratelimit import Counter, DatabaseLimits, MemoryCounter
 from wirework.settings import Settings, get_settings
 from wirework.triggers.api import WebhookGateway
 from wirework.triggers.api import routers as trigger_routers
 from wirework.triggers.schedules import Scheduler
-from wirework.triggers.webhooks import TargetCache, TestListeners
+from wirework.triggers.webhooks import TargetCache
 from wirework.web import mount_web
 from wirework.workflows import runtime
 from wirework.workflows import service as workflow_service
@@ -67,6 +69,7 @@ def create_app(
     """Build the app. `db` is owned by the caller when given; otherwise the app makes and closes one."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.json_logs)
+    proxies = trusted_proxies(settings.trusted_proxies)
     owns_db = db is None
     database = db or Database(settings.effective_database_url, pool_size=settings.database_pool_size)
 
@@ -127,15 +130,19 @@ def create_app(
     app.state.platform = platform
     app.state.executor = executor
     app.state.scheduler = scheduler
-    app.state.webhook_tests = TestListeners()
     app.state.webhook_cache = TargetCache()
-    app.state.webhook_limiter = (
-        SlidingWindowLimiter(settings.webhook_rate_limit, 60) if settings.webhook_rate_limit else None
-    )
-    app.state.login_limiter = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_seconds)
+    # Rate limits hold across processes: in the database; webhooks on SQLite (one process) in memory.
+    limits = DatabaseLimits(database, keep_s=max(86_400, settings.login_window_seconds))
+    app.state.limits = limits
+    webhook_counter: Counter = MemoryCounter() if database.dialect == "sqlite" else limits
+    app.state.webhook_counter = webhook_counter if settings.webhook_rate_limit else None
     install_problem_handlers(app)
+    # Outermost last: forwarded headers, request log, webhook calls, then the API/UI edge.
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.api_max_body_bytes)
     app.add_middleware(WebhookGateway)  # inside the request log: webhook calls are logged too
     app.add_middleware(RequestLogMiddleware)
+    if proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     for router in [*trigger_routers, *accounts_routers, *workflow_routers]:
         app.include_router(router)
 

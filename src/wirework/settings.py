@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(24 * 14, ge=1, description="How long a web login lasts.")
     invitation_ttl_hours: int = Field(24 * 7, ge=1, description="How long an invitation token lasts.")
     login_max_attempts: int = Field(
-        10, ge=1, description="Failed logins allowed per account and per IP in a window."
+        10, ge=1, description="Failed logins allowed per client address in a window (then 429)."
     )
     login_window_seconds: int = Field(300, ge=1, description="The login rate-limit window.")
     cookie_secure: bool = Field(False, description="Mark session cookies Secure (set behind HTTPS).")
@@ -108,6 +108,25 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON logs; default on in production.")
+    api_max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest API request body (413 above); webhooks have their own."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty believes none (the peer is the client).",
+    )
+    login_backoff_max_seconds: int = Field(
+        60,
+        ge=1,
+        description="After 3 failed logins in a row an account waits 1, 2, 4 … seconds, at most "
+        "this, before its next try from anywhere (the right password then passes).",
+    )
+    webhook_allow_cookies: bool = Field(
+        False,
+        description="Let webhook answers set cookies (never Wirework's own). Only when webhooks are "
+        "served from an origin of their own: cookies set on the UI's origin can crowd out its session.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -10,9 +10,14 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.accounts import Account, signup
+from tests.support.apps import another_server
 from tests.support.workflows import chain, create, node
+from wirework.db.engine import Database
+from wirework.security.bodies import MAX_JSON_DEPTH
+from wirework.settings import Settings
 from wirework.workflows import service as workflows
 from wirework.workflows.models import Workflow
 
@@ -232,6 +237,23 @@ async def test_a_slow_workflow_answers_504_and_goes_on(client: httpx.AsyncClient
     assert [r["status"] for r in runs.json()["items"]] == ["completed"]
 
 
+async def listen(client: httpx.AsyncClient, who: Account, workflow_id: str, draft: dict[str, Any]) -> str:
+    """Start listening for a test call; the URL it gives."""
+    response = await client.post(
+        f"/api/v1/workflows/{workflow_id}/webhook-test", json={"definition": draft}, headers=who.headers
+    )
+    assert response.status_code == 200, response.text
+    url: str = response.json()["url"]
+    return url
+
+
+async def listener_status(client: httpx.AsyncClient, who: Account, workflow_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/workflows/{workflow_id}/webhook-test", headers=who.headers)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
 async def test_editor_test_call_runs_the_unsaved_draft_once(client: httpx.AsyncClient) -> None:
     ann = await signup(client, "ann")
     workflow_id = await create(client, ann, chain(webhook("draft-hook"), GREET))
@@ -239,21 +261,73 @@ async def test_editor_test_call_runs_the_unsaved_draft_once(client: httpx.AsyncC
         webhook("draft-hook", response_mode="last_node"),
         node("greet", "core.set", {"fields": {"draft": True}, "keep_only_set": True}),
     )
-    assert (await client.post("/webhook-test/draft-hook", json={})).status_code == 404
-    listen = await client.post(
-        f"/api/v1/workflows/{workflow_id}/webhook-test", json={"definition": draft}, headers=ann.headers
-    )
-    assert listen.status_code == 200, listen.text
-    assert listen.json()["url"] == "/webhook-test/draft-hook"
-    status = await client.get(f"/api/v1/workflows/{workflow_id}/webhook-test", headers=ann.headers)
-    assert status.json()["status"] == "listening"
-    first = await client.post("/webhook-test/draft-hook", json={})
+    url = await listen(client, ann, workflow_id, draft)
+    token = url.removeprefix("/webhook-test/")
+    assert len(token) >= 40 and "draft-hook" not in url  # unguessable, not the node's path
+    assert (
+        await client.post("/webhook-test/draft-hook", json={})
+    ).status_code == 404  # the path no longer routes
+    assert (await listener_status(client, ann, workflow_id))["status"] == "listening"
+    assert (await client.get(url)).status_code == 405  # the draft listens for POST; the call is not used up
+    first = await client.post(url, json={})
     assert first.status_code == 200
     assert first.json() == [{"draft": True}]
-    status = await client.get(f"/api/v1/workflows/{workflow_id}/webhook-test", headers=ann.headers)
-    assert status.json() == {"status": "received", "execution_id": first.headers["X-Wirework-Execution"]}
-    assert (await client.post("/webhook-test/draft-hook", json={})).status_code == 404  # one call only
+    assert await listener_status(client, ann, workflow_id) == {
+        "status": "received",
+        "execution_id": first.headers["X-Wirework-Execution"],
+    }
+    assert (await client.post(url, json={})).status_code == 404  # one call only
     assert (await client.post("/webhook/draft-hook", json={})).status_code == 404  # not active
+    again = await listen(client, ann, workflow_id, draft)  # listening again: a new URL, the old one is gone
+    assert again != url and (await listener_status(client, ann, workflow_id))["status"] == "listening"
+
+
+async def test_two_orgs_listening_on_the_same_path_each_get_only_their_own_call(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    ann = await signup(client, "ann")
+    app.state.settings.open_signup = True
+    bob = await signup(client, "bob")
+    urls = {}
+    for who, mark in ((ann, "ann's draft"), (bob, "bob's draft")):
+        workflow_id = await create(client, who, chain(webhook("same/path"), GREET))
+        draft = chain(
+            webhook("same/path", response_mode="last_node"),
+            node(
+                "greet",
+                "core.set",
+                {"fields": {"ran": mark, "got": "{{ json.body.to }}"}, "keep_only_set": True},
+            ),
+        )
+        urls[mark] = (await listen(client, who, workflow_id, draft), workflow_id, who)
+    assert urls["ann's draft"][0] != urls["bob's draft"][0]
+    for mark, (url, workflow_id, who) in urls.items():
+        answer = await client.post(url, json={"to": mark})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == [{"ran": mark, "got": mark}]
+        run = await execution(client, who, answer.headers["X-Wirework-Execution"])
+        assert run["workflow_id"] == workflow_id
+    # Neither organization sees the other's test run.
+    for who in (ann, bob):
+        runs = (await client.get("/api/v1/executions", headers=who.headers)).json()["items"]
+        assert len(runs) == 1
+
+
+async def test_a_test_call_reaching_another_server_is_served(
+    client: httpx.AsyncClient, settings: Settings, db: Database
+) -> None:
+    ann = await signup(client, "ann")
+    workflow_id = await create(client, ann, chain(webhook("elsewhere"), GREET))
+    draft = chain(webhook("elsewhere", response_mode="last_node"), GREET)
+    url = await listen(client, ann, workflow_id, draft)  # this server stores the listener
+    async with another_server(settings, db) as (_, other):
+        answer = await other.post(url, json={"name": "Ada"})  # the call reaches the other one
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == [{"greeting": "Hello Ada"}]
+        assert (await other.post(url, json={"name": "Bo"})).status_code == 404  # taken, on any server
+        status = await listener_status(other, ann, workflow_id)
+    assert status == {"status": "received", "execution_id": answer.headers["X-Wirework-Execution"]}
+    assert await listener_status(client, ann, workflow_id) == status
 
 
 async def test_another_org_cannot_see_or_listen_on_my_webhooks(client: httpx.AsyncClient, app: Any) -> None:
@@ -302,3 +376,136 @@ async def test_queue_metrics_count_what_the_database_holds(
     assert 'wirework_executions{status="waiting"} 2.0' in text
     lag = next(line for line in text.splitlines() if line.startswith("wirework_queue_claim_lag_seconds "))
     assert float(lag.split()[1]) > 0
+
+
+async def test_a_respond_node_cannot_act_as_the_app(client: httpx.AsyncClient, app: Any) -> None:
+    """HTML with script and Set-Cookie for the app's own cookies: the answer is sandboxed (its
+    script runs in an opaque origin) and plants no cookie; production and test URLs alike."""
+    ann = await signup(client, "ann")
+    respond = node(
+        "respond",
+        "core.respond_webhook",
+        {
+            "headers": {
+                "Content-Type": "text/html",
+                "Set-Cookie": "wirework_session=planted; Path=/",
+                "Clear-Site-Data": '"cookies"',
+                "X-Shop": "kept",
+            },
+            "body": "<script>fetch('/api/v1/auth/me').then(r => r.text()).then(alert)</script>",
+        },
+    )
+    definition = chain(webhook("page", method="GET", response_mode="respond_node"), respond)
+    workflow_id = await active_workflow(client, ann, *definition["nodes"])
+    test_url = await listen(client, ann, workflow_id, definition)
+    for url in ("/webhook/page", test_url):
+        answer = await client.get(url)
+        assert answer.status_code == 200, answer.text
+        assert answer.text.startswith("<script>")
+        assert answer.headers.get_list("content-security-policy") == ["sandbox"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "set-cookie" not in answer.headers and not answer.cookies
+        assert "clear-site-data" not in answer.headers
+        assert answer.headers["x-shop"] == "kept"
+    # Errors of webhook URLs are served the same way.
+    missing = await client.get("/webhook/nothing")
+    assert missing.status_code == 404 and missing.headers["content-security-policy"] == "sandbox"
+
+    # With cookies allowed (webhooks on an origin of their own) the workflow's own cookies pass,
+    # Wirework's never, in whatever case or prefix.
+    app.state.settings.webhook_allow_cookies = True
+    cookies = ["wirework_session=x", "WireWork_csrf=x", "__Host-wirework_session=x; Secure", "=x", "cart=42"]
+    for n, cookie in enumerate(cookies):
+        respond["parameters"]["headers"] = {"Set-Cookie": cookie}
+        hook = webhook(f"cookie{n}", method="GET", response_mode="respond_node")
+        await active_workflow(client, ann, hook, respond, name=f"cookie{n}")
+        answer = await client.get(f"/webhook/cookie{n}")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers.get("set-cookie") == (cookie if cookie == "cart=42" else None), cookie
+
+
+async def test_non_standard_json_is_refused_at_the_door(client: httpx.AsyncClient, app: Any) -> None:
+    """NaN, infinities and lone surrogates are JSON to Python only; they would fail every claim
+    of the execution (or its storage). The caller gets 400 and nothing is accepted."""
+    ann = await signup(client, "ann")
+    await active_workflow(client, ann, webhook("strict"), GREET)
+    for body in (
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"a": [-Infinity]}',
+        b'{"a": 1e999}',
+        b'{"a": "\\ud800"}',
+        b'{"\\udfff": 1}',
+        b'{"a": "\xed\xa0\x80"}',  # a surrogate encoded as bytes: not UTF-8
+    ):
+        response = await client.post(
+            "/webhook/strict", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, body
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"].startswith("The request body is not valid JSON"), body
+    emoji = await client.post(
+        "/webhook/strict", content=b'{"name": "\\ud83d\\ude00"}', headers={"content-type": "application/json"}
+    )
+    assert emoji.status_code == 202  # a surrogate pair is a real character
+    await app.state.executor.drain()
+    runs = (await client.get("/api/v1/executions", headers=ann.headers)).json()["items"]
+    assert [(r["status"], r["error"]) for r in runs] == [("completed", None)]
+
+
+async def test_deep_json_and_malformed_forms_are_400_without_a_traceback(
+    client: httpx.AsyncClient, app: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    ann = await signup(client, "ann")
+    await active_workflow(client, ann, webhook("door"))  # the body lands in its output as it came
+    json_type = {"content-type": "application/json"}
+    bodies = [
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), json_type),
+        (b"[" * 1_000 + b"]" * 1_000, json_type),
+        (b"[" * 100_000 + b"]" * 100_000, json_type),
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, json_type),
+        (b"garbage", {"content-type": "multipart/form-data"}),
+        (b"garbage", {"content-type": "multipart/form-data; boundary=zz"}),
+        (
+            b"--zz\r\nContent-Disposition: form-data\r\n\r\nv\r\n--zz--\r\n",
+            {"content-type": "multipart/form-data; boundary=zz"},
+        ),
+        (b"--zz\r\nX: y\r\n\r\nv\r\n--zz--\r\n", {"content-type": "multipart/form-data; boundary=zz"}),
+        (  # UTF-7 decodes "+2AA-" to a lone surrogate
+            b'--zz\r\nContent-Disposition: form-data; name="a"\r\n\r\n+2AA-\r\n--zz--\r\n',
+            {"content-type": "multipart/form-data; boundary=zz; charset=utf-7"},
+        ),
+    ]
+    capfd.readouterr()
+    for body, headers in bodies:
+        response = await client.post("/webhook/door", content=body, headers=headers)
+        assert response.status_code == 400, (body[:40], response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    logged = capfd.readouterr().err
+    assert "Traceback" not in logged and "unhandled_error" not in logged
+    assert logged.count("path=/webhook/door") == len(bodies)  # one line a call
+    # MAX_JSON_DEPTH levels are fine, and every database stores them.
+    deepest = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    ok = await client.post("/webhook/door", content=deepest, headers=json_type)
+    assert ok.status_code == 202
+    await app.state.executor.drain()
+    runs = (await client.get("/api/v1/executions", headers=ann.headers)).json()["items"]
+    assert [(r["status"], r["error"]) for r in runs] == [("completed", None)]
+
+
+async def test_webhook_limits_hold_across_servers(
+    client: httpx.AsyncClient, app: Any, settings: Settings, db: Database, backend: str
+) -> None:
+    """With PostgreSQL or MySQL the per-client webhook limit counts in the database, so two
+    servers share it. (SQLite is served by one process, which counts in memory.)"""
+    if backend == "sqlite":
+        pytest.skip("SQLite is served by one process: webhook calls count in its memory")
+    ann = await signup(client, "ann")
+    await active_workflow(client, ann, webhook("limited"), GREET)
+    app.state.settings.webhook_rate_limit = 3
+    async with another_server(settings, db) as (_, other):
+        assert (await client.post("/webhook/limited", json={})).status_code == 202
+        assert (await other.post("/webhook/limited", json={})).status_code == 202
+        assert (await client.post("/webhook/limited", json={})).status_code == 202
+        refused = await other.post("/webhook/limited", json={})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0

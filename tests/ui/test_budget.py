@@ -71,7 +71,7 @@ def test_a_200_node_workflow_opens_in_under_2_seconds(page: Any, api_user: ApiUs
     started = time.monotonic()
     page.goto(f"/workflows/{workflow_id}")
     page.wait_for_function(
-        "document.querySelectorAll('.react-flow__node').length === 200"
+        "() => document.querySelectorAll('.react-flow__node').length === 200"
         " && [...document.querySelectorAll('.react-flow__node')].every(n => n.style.visibility !== 'hidden')",
         timeout=20_000,
     )

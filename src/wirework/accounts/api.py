@@ -60,10 +60,10 @@ from wirework.accounts.schemas import (
 from wirework.accounts.scopes import ALL_SCOPES, AREAS
 from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.deps import SessionDep, SettingsDep
-from wirework.errors import TooManyRequests
+from wirework.errors import TooManyRequests, Unauthorized
 from wirework.problems import problem_responses
 from wirework.security import tokens
-from wirework.security.ratelimit import SlidingWindowLimiter
+from wirework.security.ratelimit import UNLIMITED, DatabaseLimits
 from wirework.settings import Settings
 
 AUTHED = problem_responses(400, 401, 403, 422)
@@ -76,6 +76,9 @@ invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["orgs"], resp
 api_keys_router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=AUTHED)
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=AUTHED)
 routers = [auth_router, orgs_router, invitations_router, api_keys_router, users_router]
+
+# A login being checked holds its account this long at most (longer only if its process died).
+LOGIN_HOLD_S = 10
 
 
 # ---------------------------------------------------------------- sessions and cookies
@@ -165,22 +168,32 @@ async def signup(
 async def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> AuthOut:
-    """Log in with email or username. Too many failures lock the account and the address for a while."""
-    limiter: SlidingWindowLimiter = request.app.state.login_limiter
-    account_key = "account:" + body.login.lower()
-    ip_key = "ip:" + (request.client.host if request.client else "unknown")
-    wait = max(limiter.retry_after(account_key), limiter.retry_after(ip_key))
+    """Log in with email or username. After 3 failures in a row the account waits 1, 2, 4 …
+    seconds (at most WIREWORK_LOGIN_BACKOFF_MAX_SECONDS) before its next try, from wherever it
+    comes; then the right password passes. Too many failures from one address refuse that address for the
+    window. Either refusal is 429 with Retry-After; every server process counts together."""
+    limits: DatabaseLimits = request.app.state.limits
+    address_key = "login-ip:" + (request.client.host if request.client else "unknown")
+    window = settings.login_window_seconds
+    wait = await limits.over(address_key, settings.login_max_attempts, window)
+    if wait:
+        raise TooManyRequests(
+            f"Too many failed logins from this address; try again in {wait} seconds.", retry_after=wait
+        )
+    known = await service.find_login_user(session, body.login)
+    account_key = "login-account:" + (str(known.id) if known else body.login.strip().lower())
+    wait = await limits.claim(account_key, LOGIN_HOLD_S)  # one try at a time, after the back-off
     if wait:
         raise TooManyRequests(
             f"Too many failed logins for this account; try again in {wait} seconds.", retry_after=wait
         )
     try:
         user = await service.authenticate(session, body.login, body.password)
-    except Exception:
-        limiter.hit(account_key)
-        limiter.hit(ip_key)
+    except Unauthorized:
+        await limits.fail(account_key, max_delay_s=settings.login_backoff_max_seconds, forget_s=window)
+        await limits.hit(address_key, UNLIMITED, window)
         raise
-    limiter.reset(account_key)
+    await limits.clear(account_key)
     auth, session_out = await _open_session(request, response, session, settings, user, None)
     org = await session.get(Organization, auth.org_id) if auth.org_id else None
     await session.commit()

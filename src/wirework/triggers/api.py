@@ -1,9 +1,10 @@
-"""HTTP routes: the public `/webhook/{path}` and `/webhook-test/{path}`, and /api/v1/webhooks,
+"""HTTP routes: the public `/webhook/{path}` and `/webhook-test/{token}`, and /api/v1/webhooks,
 /api/v1/schedules and the editor's test listener (/api/v1/workflows/{id}/webhook-test)."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime
 from types import SimpleNamespace
@@ -12,7 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wirework.accounts import service as accounts
 from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
@@ -27,6 +29,8 @@ from wirework.engine.models import ExecutionStatus, TriggerType
 from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed, WireworkError
 from wirework.problems import error_response, problem_responses
 from wirework.queue.waiting import Completions
+from wirework.security.headers import WEBHOOK_HEADERS, answer_headers
+from wirework.security.ratelimit import Counter
 from wirework.triggers import schedules, webhooks
 from wirework.triggers.models import ResponseMode, Schedule, Webhook
 from wirework.workflows import service as workflows
@@ -46,14 +50,15 @@ routers = [webhooks_router, schedules_router, listen_router]
 
 
 _PUBLIC = SimpleNamespace(path="/webhook/{path}")  # the route the request log and metrics name
-_TEST = SimpleNamespace(path="/webhook-test/{path}")
+_TEST = SimpleNamespace(path="/webhook-test/{token}")
 
 
 class WebhookGateway:
-    """`/webhook/{path}` and `/webhook-test/{path}` as a plain ASGI layer in front of the API
+    """`/webhook/{path}` and `/webhook-test/{token}` as a plain ASGI layer in front of the API
     router: webhooks take the most calls, and FastAPI's routing and dependency layer cost
     more than the rest of a call (bench/webhook.py). Errors answer problem+json as elsewhere;
-    anything unexpected goes on to the app's own 500 handler."""
+    anything unexpected goes on to the app's own 500 handler. Every answer, the workflow's or
+    an error, is served inert (`security.headers`: CSP sandbox, nosniff)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -72,7 +77,15 @@ class WebhookGateway:
             response = await handle(request, rest.strip("/"))
         except WireworkError as exc:
             response = error_response(request, exc)
-        await response(scope, receive, send)
+        except ClientDisconnect:  # the caller left while sending the body: nobody to answer
+            return
+
+        async def send_inert(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *WEBHOOK_HEADERS]
+            await send(message)
+
+        await response(scope, receive, send_inert)
 
 
 async def call_webhook(request: Request, path: str) -> Response:
@@ -83,21 +96,20 @@ async def call_webhook(request: Request, path: str) -> Response:
 
 
 async def call_test_webhook(request: Request, path: str) -> Response:
-    """Run the editor's draft that is listening for one test call on this path."""
-    listeners: webhooks.TestListeners = request.app.state.webhook_tests
-    target = listeners.take(webhooks.method_of(request), path)
-    return await _run_webhook(request, target, path)
+    """Run the editor's draft awaiting one test call at this token's URL (on any server)."""
+    token = path
+    target = await webhooks.find_test(request.app.state.db, webhooks.method_of(request), token)
+    return await _run_webhook(request, target, token)
 
 
 async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> Response:
     state = request.app.state
-    limiter = state.webhook_limiter
-    if limiter is not None:
-        key = f"{request.client.host if request.client else '?'}|{path}"
-        wait = limiter.retry_after(key)
+    counter: Counter | None = state.webhook_counter
+    if counter is not None:
+        key = f"webhook:{request.client.host if request.client else '?'}|{path}"
+        wait = await counter.hit(key, state.settings.webhook_rate_limit, 60)
         if wait:
             raise TooManyRequests(f"Too many calls to this webhook; try again in {wait} s.", retry_after=wait)
-        limiter.hit(key)
     limit = state.settings.webhook_max_body_bytes
     body = await webhooks.read_body(request, limit)
     db = state.db
@@ -113,8 +125,10 @@ async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> 
             input_items=[item],
             options={"start": target.node_id},
         )
-    else:  # a test call: the draft, on top of the current version
+    else:  # a test call: the draft, on top of the current version; the listener's one call
+        assert target.listener_id is not None
         async with db.session() as session:
+            await webhooks.take_test(session, target.listener_id)
             workflow = await get_scoped(session, Workflow, target.workflow_id, target.org_id)
             execution = await workflows.start_run(
                 session,
@@ -128,12 +142,11 @@ async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> 
                 draft=target.draft,
             )
             execution_id = execution.id
+            await webhooks.test_started(session, target.listener_id, execution_id)
             await session.commit()
     completions: Completions = state.platform.completions
     finished = None if target.response_mode == ResponseMode.immediately else completions.expect(execution_id)
     state.executor.submit(execution_id)
-    if target.draft is not None:
-        state.webhook_tests.received(target.workflow_id, execution_id)
     if target.response_mode == ResponseMode.immediately:
         return JSONResponse({"execution_id": str(execution_id)}, status_code=status.HTTP_202_ACCEPTED)
     runs_here = state.executor.runs_here
@@ -154,11 +167,21 @@ async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> 
         raise BadGateway(
             f"The workflow finished without reaching a 'Respond to webhook' node (execution {execution_id})."
         )
-    return _response(answer, execution_id)
+    return _response(answer, execution_id, allow_cookies=state.settings.webhook_allow_cookies)
 
 
-def _response(answer: dict[str, Any], execution_id: uuid.UUID) -> Response:
-    headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _response(answer: dict[str, Any], execution_id: uuid.UUID, *, allow_cookies: bool) -> Response:
+    given = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+    for name, value in given.items():
+        if not _HEADER_NAME.match(name) or _BAD_VALUE.search(value) or not _latin1(value):
+            raise BadGateway(
+                f"The workflow answered with an invalid header {name[:60]!r} (execution {execution_id})."
+            )
+    headers = answer_headers(given, allow_cookies=allow_cookies)
     headers["X-Wirework-Execution"] = str(execution_id)
     body = answer.get("body")
     code = int(answer.get("status") or 200)
@@ -167,6 +190,14 @@ def _response(answer: dict[str, Any], execution_id: uuid.UUID) -> Response:
     return Response(
         json.dumps(body, default=str), status_code=code, headers=headers, media_type="application/json"
     )
+
+
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- /api/v1/webhooks
@@ -311,7 +342,7 @@ class ListenRequest(BaseModel):
 
 
 class ListenOut(BaseModel):
-    url: str
+    url: str = Field(description="Where to send the test call: /webhook-test/{token}, this listener's own.")
     method: str
     expires_at: datetime
 
@@ -330,31 +361,32 @@ async def listen_for_test_call(
     org_id: ActiveOrgId,
     session: SessionDep,
 ) -> ListenOut:
-    """Listen for one call to /webhook-test/{path} for two minutes; it runs this draft."""
+    """Listen for one call to a new, unguessable /webhook-test/{token} URL for two minutes; it
+    runs this draft. Listening again replaces the workflow's earlier listener."""
     require_role(principal, OrgRole.member)
     workflow = await get_scoped(session, Workflow, workflow_id, org_id)
     workflows.check_definition(body.definition, request.app.state.registry)
     await workflows.get_version(session, workflow)  # executions point at a saved version
-    listener = request.app.state.webhook_tests.listen(org_id, workflow.id, body.definition)
+    listener = await webhooks.listen(session, org_id, workflow.id, body.definition)
+    await session.commit()
     return ListenOut(
-        url=f"/webhook-test/{listener.path}", method=listener.method, expires_at=listener.expires_at
+        url=f"/webhook-test/{listener.token}", method=listener.method.value, expires_at=listener.expires_at
     )
 
 
 @listen_router.get("/{workflow_id}/webhook-test", response_model=ListenStatus)
 async def test_call_status(
     workflow_id: uuid.UUID,
-    request: Request,
     principal: CurrentPrincipal,
     org_id: ActiveOrgId,
     session: SessionDep,
 ) -> ListenStatus:
     """Whether the test call came, and the execution it started."""
     workflow = await get_scoped(session, Workflow, workflow_id, org_id)
-    listener = request.app.state.webhook_tests.by_workflow.get(workflow.id)
+    listener = await webhooks.listener_of(session, org_id, workflow.id)
     if listener is None:
         return ListenStatus(status="idle")
-    if listener.received:
+    if listener.received_at is not None:
         return ListenStatus(status="received", execution_id=listener.execution_id)
     if listener.expires_at <= utcnow():
         return ListenStatus(status="expired")

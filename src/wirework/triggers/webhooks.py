@@ -1,8 +1,9 @@
 """Webhook calls: find the webhook, check the caller, turn the request into an item, and
 read the answer from the finished execution.
 
-Test calls (`/webhook-test/{path}`) run the editor's draft: `listen` registers it in this
-process for one call within `TEST_LISTEN_S` seconds.
+Test calls run the editor's draft: `listen` stores it in `webhook_test_listeners` under an
+unguessable token, and `/webhook-test/{token}` runs it once within `TEST_LISTEN_S` seconds,
+whichever server the call reaches.
 """
 
 from __future__ import annotations
@@ -11,28 +12,32 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
+import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
 
 from fastapi import Request
-from sqlalchemy import Connection, Uuid, bindparam, select
+from sqlalchemy import Connection, CursorResult, Uuid, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from wirework.db.engine import Database
-from wirework.db.scoping import get_scoped
+from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
 from wirework.engine.models import ExecutionLog, NodeRunStatus
 from wirework.errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, Unauthorized
 from wirework.nodes.core.triggers import RESPONSE_OUTPUT, WebhookParameters
 from wirework.security import tokens
+from wirework.security.bodies import check_text, parse_json
 from wirework.security.vault import Vault
-from wirework.triggers.models import ResponseMode, Webhook, WebhookAuth, WebhookMethod
+from wirework.triggers.models import ResponseMode, Webhook, WebhookAuth, WebhookMethod, WebhookTestListener
 from wirework.triggers.service import DEFAULT_AUTH_HEADER
 from wirework.workflows import service
 from wirework.workflows.models import Credential, Workflow, WorkflowVersion
@@ -56,76 +61,123 @@ class Target:
     timeout_s: int
     version_id: uuid.UUID | None = None
     draft: dict[str, Any] | None = None
+    listener_id: uuid.UUID | None = None  # a test call: the listener it takes
 
 
-@dataclass
-class TestListener:
-    target: Target
-    method: str
-    path: str
-    expires_at: datetime
-    execution_id: uuid.UUID | None = None
-    received: bool = False
+def _draft_target(
+    org_id: uuid.UUID, workflow_id: uuid.UUID, definition: dict[str, Any], node_id: str | None = None
+) -> tuple[Target, str]:
+    """What a test call of `definition` runs (its first enabled Webhook node, or `node_id`), and
+    the method that node accepts."""
+    node = next(
+        (
+            n
+            for n in definition.get("nodes") or []
+            if n.get("type") == "core.webhook" and not n.get("disabled") and node_id in (None, n.get("id"))
+        ),
+        None,
+    )
+    if node is None:
+        raise BadRequest("The workflow has no enabled Webhook node to listen with.")
+    params = WebhookParameters.model_validate(node.get("parameters") or {}, context={"static": False})
+    auth = WebhookAuth(params.auth)
+    credential = (node.get("credentials") or {}).get("auth")
+    target = Target(
+        org_id=org_id,
+        workflow_id=workflow_id,
+        node_id=node["id"],
+        auth_mode=auth,
+        credential_id=uuid.UUID(str(credential)) if credential else None,
+        auth_header=params.auth_header or DEFAULT_AUTH_HEADER.get(auth),
+        response_mode=ResponseMode(params.response_mode),
+        timeout_s=params.timeout_s,
+        draft=definition,
+    )
+    return target, params.method
 
 
-@dataclass
-class TestListeners:
-    """Drafts waiting for one test call, in this process (per workflow and by method+path)."""
-
-    by_workflow: dict[uuid.UUID, TestListener] = field(default_factory=dict)
-
-    def listen(self, org_id: uuid.UUID, workflow_id: uuid.UUID, definition: dict[str, Any]) -> TestListener:
-        node = next(
-            (
-                n
-                for n in definition.get("nodes") or []
-                if n.get("type") == "core.webhook" and not n.get("disabled")
-            ),
-            None,
+async def listen(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID, definition: dict[str, Any]
+) -> WebhookTestListener:
+    """Await one test call of this draft at a new unguessable URL for `TEST_LISTEN_S` seconds;
+    it replaces the workflow's earlier listener. Listeners expired for a while are deleted here."""
+    target, method = _draft_target(org_id, workflow_id, definition)
+    now = utcnow()
+    await session.execute(
+        delete(WebhookTestListener).where(
+            (WebhookTestListener.expires_at < now - timedelta(seconds=TEST_LISTEN_S))
+            | ((WebhookTestListener.org_id == org_id) & (WebhookTestListener.workflow_id == workflow_id))
         )
-        if node is None:
-            raise BadRequest("The workflow has no enabled Webhook node to listen with.")
-        params = WebhookParameters.model_validate(node.get("parameters") or {}, context={"static": False})
-        auth = WebhookAuth(params.auth)
-        credential = (node.get("credentials") or {}).get("auth")
-        target = Target(
-            org_id=org_id,
-            workflow_id=workflow_id,
-            node_id=node["id"],
-            auth_mode=auth,
-            credential_id=uuid.UUID(str(credential)) if credential else None,
-            auth_header=params.auth_header or DEFAULT_AUTH_HEADER.get(auth),
-            response_mode=ResponseMode(params.response_mode),
-            timeout_s=params.timeout_s,
-            draft=definition,
-        )
-        listener = TestListener(
-            target, params.method, params.path, utcnow() + timedelta(seconds=TEST_LISTEN_S)
-        )
-        self.by_workflow[workflow_id] = listener
-        return listener
+    )
+    listener = WebhookTestListener(
+        org_id=org_id,
+        workflow_id=workflow_id,
+        token=secrets.token_urlsafe(32),
+        method=WebhookMethod(method),
+        node_id=target.node_id,
+        definition=definition,
+        expires_at=now + timedelta(seconds=TEST_LISTEN_S),
+    )
+    session.add(listener)
+    return listener
 
-    def take(self, method: str, path: str) -> Target:
-        """The draft listening on method+path, for this one call."""
-        now = utcnow()
-        for listener in self.by_workflow.values():
-            if listener.path == path and not listener.received and listener.expires_at > now:
-                if listener.method != method:
-                    raise MethodNotAllowed(
-                        f"The test webhook {path!r} listens for {listener.method}, not {method}.",
-                        headers={"Allow": listener.method},
-                    )
-                listener.received = True
-                return listener.target
+
+async def listener_of(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID
+) -> WebhookTestListener | None:
+    """The workflow's current test listener, if any (any server's)."""
+    rows = await session.execute(
+        scoped(WebhookTestListener, org_id).where(WebhookTestListener.workflow_id == workflow_id)
+    )
+    return rows.scalars().first()
+
+
+_AWAITING = select(WebhookTestListener).where(
+    WebhookTestListener.token == bindparam("token"), WebhookTestListener.received_at.is_(None)
+)
+
+
+async def find_test(db: Database, method: str, token: str) -> Target:
+    """The draft awaiting a test call at /webhook-test/{token}: 404 unless it still awaits one."""
+    async with db.session() as session:
+        listener = (await session.execute(_AWAITING, {"token": token})).scalars().first()
+    if listener is None or listener.expires_at <= utcnow():
         raise NotFound(
-            f"No workflow is listening for a test call on {path!r}: press 'Listen for test call' in the "
-            "editor first (a listener takes one call, for two minutes)."
+            "No test call is awaited at this URL: press 'Listen for test call' in the editor for a new "
+            "one (a test URL takes one call, within two minutes)."
         )
+    if listener.method.value != method:
+        raise MethodNotAllowed(
+            f"This test webhook accepts {listener.method.value}, not {method}.",
+            headers={"Allow": listener.method.value},
+        )
+    target, _ = _draft_target(listener.org_id, listener.workflow_id, listener.definition, listener.node_id)
+    target.listener_id = listener.id
+    return target
 
-    def received(self, workflow_id: uuid.UUID, execution_id: uuid.UUID) -> None:
-        listener = self.by_workflow.get(workflow_id)
-        if listener is not None:
-            listener.execution_id = execution_id
+
+async def take_test(session: AsyncSession, listener_id: uuid.UUID) -> None:
+    """Take the listener's one call (a conditional update, so two servers cannot both take it)."""
+    now = utcnow()
+    taken = await session.execute(
+        update(WebhookTestListener)
+        .where(
+            WebhookTestListener.id == listener_id,
+            WebhookTestListener.received_at.is_(None),
+            WebhookTestListener.expires_at > now,
+        )
+        .values(received_at=now)
+    )
+    if not cast(CursorResult[Any], taken).rowcount:
+        raise NotFound("This test URL has already taken its one call, or it expired.")
+
+
+async def test_started(session: AsyncSession, listener_id: uuid.UUID, execution_id: uuid.UUID) -> None:
+    await session.execute(
+        update(WebhookTestListener)
+        .where(WebhookTestListener.id == listener_id)
+        .values(execution_id=execution_id)
+    )
 
 
 class TargetCache:
@@ -302,12 +354,13 @@ async def request_item(
     if not body:
         item["body"] = None
     elif kind == "application/json" or kind.endswith("+json"):
-        try:
-            item["body"] = json.loads(body)
-        except ValueError as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}") from None
+        item["body"] = parse_json(body)
     elif kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form(max_part_size=max_part)
+        try:
+            form = await request.form(max_part_size=max_part)
+        except (HTTPException, MultiPartException) as exc:  # Starlette raises the first inside an app
+            detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+            raise BadRequest(f"The form body is malformed: {detail}") from None
         fields: dict[str, Any] = {}
         binary: dict[str, Any] = {}
         for name, value in form.multi_items():
@@ -321,6 +374,8 @@ async def request_item(
                 }
             else:
                 fields[name] = value
+        # A part's charset may decode to anything (UTF-7 makes lone surrogates): refuse what is not text.
+        check_text([fields, list(binary), [b["filename"] for b in binary.values()]], where="form body")
         item["body"] = fields
         if binary:
             item["binary"] = binary

@@ -35,6 +35,8 @@ code{background:#f2f2f2;padding:.1rem .3rem;border-radius:4px}</style></head>
 
 HASHED_CACHE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
+# The page above styles itself inline; the built UI needs no such exception (security.headers).
+NO_BUILD_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 def _is_reserved(path: str) -> bool:
@@ -44,7 +46,9 @@ def _is_reserved(path: str) -> bool:
 def _index(dist: Path) -> Response:
     index = dist / "index.html"
     if not index.is_file():
-        return HTMLResponse(NO_BUILD_PAGE, headers={"Cache-Control": NO_CACHE})
+        return HTMLResponse(
+            NO_BUILD_PAGE, headers={"Cache-Control": NO_CACHE, "Content-Security-Policy": NO_BUILD_CSP}
+        )
     return FileResponse(index, media_type="text/html", headers={"Cache-Control": NO_CACHE})
 
 
