@@ -5,9 +5,8 @@ import type { Page, ScheduleOut } from "../api/types";
 import { CopyButton } from "../layout/CopyButton";
 import type { WebhookTest } from "./useWebhookTest";
 
-export function webhookUrls(origin: string, path: string): { production: string; test: string } {
-  const clean = path.replace(/^\/+/, "");
-  return { production: `${origin}/webhook/${clean}`, test: `${origin}/webhook-test/${clean}` };
+export function webhookUrl(origin: string, path: string): string {
+  return `${origin}/webhook/${path.replace(/^\/+/, "")}`;
 }
 
 interface WebhookProps {
@@ -18,20 +17,22 @@ interface WebhookProps {
 export function WebhookPanel({ parameters, test }: WebhookProps) {
   const path = typeof parameters.path === "string" ? parameters.path : "";
   const method = typeof parameters.method === "string" ? parameters.method : "POST";
-  const urls = webhookUrls(window.location.origin, path);
+  const production = webhookUrl(window.location.origin, path);
   const { session, status, message } = test;
+  // Each listen gets its own unguessable URL (/webhook-test/{token}), valid for one call.
+  const testUrl = session && status === "listening" ? `${window.location.origin}${session.url}` : null;
   return (
     <div className="trigger-panel">
       <h4>Webhook URLs</h4>
       {!path && <p className="field-error">Set a path to get the URLs.</p>}
-      <div className="url-row"><span className="badge">{method}</span><span className="muted small">Production</span><code data-testid="webhook-production-url">{urls.production}</code><CopyButton text={urls.production} /></div>
-      <div className="url-row"><span className="badge">{method}</span><span className="muted small">Test</span><code data-testid="webhook-test-url">{urls.test}</code><CopyButton text={urls.test} /></div>
-      <p className="muted small">The production URL works while the workflow is active. The test URL works while the editor listens, and runs what is on the canvas.</p>
+      <div className="url-row"><span className="badge">{method}</span><span className="muted small">Production</span><code data-testid="webhook-production-url">{production}</code><CopyButton text={production} /></div>
+      <div className="url-row"><span className="badge">{method}</span><span className="muted small">Test</span><code data-testid="webhook-test-url">{testUrl ?? "press “Listen for test call” for a one-time URL"}</code>{testUrl && <CopyButton text={testUrl} />}</div>
+      <p className="muted small">The production URL works while the workflow is active. A test URL takes one call while the editor listens, and runs what is on the canvas.</p>
       <div className="row">
         <button className="btn" onClick={() => void test.listen()} disabled={!path || status === "listening"}>
           {status === "listening" ? "Listening…" : "Listen for test call"}
         </button>
-        {status === "listening" && session && <span className="muted small">Send a {session.method} to {window.location.origin}{session.url} (until {new Date(session.expires_at).toLocaleTimeString()})</span>}
+        {status === "listening" && session && <span className="muted small">Send a {session.method} to the test URL (until {new Date(session.expires_at).toLocaleTimeString()})</span>}
         {status === "received" && <span className="badge badge-completed">received</span>}
         {status === "expired" && <span className="badge badge-cancelled">expired</span>}
       </div>

@@ -1,4 +1,4 @@
-// "Listen for test call": registers the editor's draft for one call to /webhook-test/{path} and
+// "Listen for test call": registers the editor's draft for one call to its own /webhook-test/{token} and
 // polls each second until it arrives (then the run's data is shown) or the listener expires.
 // It lives in the editor, not the node panel, so closing the panel does not stop listening.
 import { useCallback, useEffect, useRef, useState } from "react";
