@@ -53,6 +53,7 @@ class Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.hits: Counter[str] = Counter()
+        self.keys: dict[str, list[str | None]] = {}  # path → Idempotency-Key of each request
         self.lock = threading.Lock()
 
     @property
@@ -94,6 +95,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.hits[path] += 1
             hits = self.server.hits[path]
+            self.server.keys.setdefault(path, []).append(self.headers.get("idempotency-key"))
         segments = path.strip("/").split("/")
         kind = segments[0]
         if kind == "echo":
@@ -210,6 +212,7 @@ async def run_http(
     services: Any = None,
     credentials: dict[str, str] | None = None,
     on_error: OnError = "stop",
+    execution: dict[str, Any] | None = None,
 ) -> Items:
     spec = NodeSpec(
         id="http",
@@ -223,6 +226,7 @@ async def run_http(
         node=spec,
         inputs={"main": items if items is not None else [{}]},
         services=services if services is not None else Services(),
+        execution=execution,
     )
     return (await HttpRequest().run(ctx))["main"]
 
@@ -322,6 +326,84 @@ async def test_each_item_has_its_own_url_and_one_client_serves_the_run(server: S
 
 async def test_no_items_no_requests(server: Server) -> None:
     assert await run_http({"url": f"{server.base}/echo"}, []) == []
+
+
+# -- idempotency keys ----------------------------------------------------------------------
+
+
+async def test_changing_requests_carry_an_idempotency_key_per_execution_node_and_item(server: Server) -> None:
+    execution = {"id": str(uuid.uuid4())}
+    k = key()
+    post = {
+        "method": "POST",
+        "url": f"{server.base}/echo/{k}",
+        "body_type": "json",
+        "body": {"n": "{{ json.n }}"},
+    }
+    items = [{"n": 1}, {"n": 2}]
+    first = [
+        o["body"]["headers"].get("idempotency-key") for o in await run_http(post, items, execution=execution)
+    ]
+    again = [
+        o["body"]["headers"].get("idempotency-key") for o in await run_http(post, items, execution=execution)
+    ]
+    assert first == again  # a resumed execution sends the same keys
+    assert all(first) and first[0] != first[1]  # one per item
+    other = await run_http(post, items, execution={"id": str(uuid.uuid4())})
+    assert {o["body"]["headers"]["idempotency-key"] for o in other}.isdisjoint(first)
+    batch = await run_http(post, [{"n": 3}, {"n": 4}], execution=execution)  # a loop's next batch
+    assert {o["body"]["headers"]["idempotency-key"] for o in batch}.isdisjoint(first)
+    for method in ("GET", "HEAD", "OPTIONS"):  # reading changes nothing: no key
+        await run_http({"method": method, "url": f"{server.base}/echo/{k}"}, execution=execution)
+    assert server.keys[f"/echo/{k}"][-3:] == [None, None, None]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_every_changing_method_carries_the_key(server: Server, method: str) -> None:
+    execution = {"id": str(uuid.uuid4())}
+    [out] = await run_http({"method": method, "url": f"{server.base}/echo"}, execution=execution)
+    assert out["body"]["headers"]["idempotency-key"]
+
+
+async def test_the_key_header_can_be_renamed_turned_off_or_set_by_hand(server: Server) -> None:
+    execution = {"id": str(uuid.uuid4())}
+    url = f"{server.base}/echo"
+    [renamed] = await run_http(
+        {"method": "POST", "url": url, "idempotency_header": "X-Request-Id"}, execution=execution
+    )
+    assert renamed["body"]["headers"]["x-request-id"] and "idempotency-key" not in renamed["body"]["headers"]
+    [off] = await run_http({"method": "POST", "url": url, "idempotency_header": ""}, execution=execution)
+    assert "idempotency-key" not in off["body"]["headers"]
+    [own] = await run_http(
+        {"method": "POST", "url": url, "headers": {"idempotency-key": "{{ json.order }}"}},
+        [{"order": "order-7"}],
+        execution=execution,
+    )
+    assert own["body"]["headers"]["idempotency-key"] == "order-7"
+    assert parameter_errors(HttpRequest, {"url": "x", "idempotency_header": "Bad Name"})
+
+
+async def test_retries_send_the_same_key_and_each_page_its_own(server: Server) -> None:
+    execution = {"id": str(uuid.uuid4())}
+    k = key()
+    await run_http(
+        {"method": "POST", "url": f"{server.base}/flaky/{k}?fail=2", "retry_backoff_s": 0},
+        execution=execution,
+    )
+    sent = server.keys[f"/flaky/{k}"]
+    assert len(sent) == 3 and sent[0] and len(set(sent)) == 1
+    k = key()
+    await run_http(
+        {
+            "method": "POST",
+            "url": f"{server.base}/pages/{k}",
+            "pagination": "page_param",
+            "items_field": "data",
+        },
+        execution=execution,
+    )
+    pages = server.keys[f"/pages/{k}"]
+    assert len(pages) == 4 and all(pages) and len(set(pages)) == 4
 
 
 # -- authentication ------------------------------------------------------------------------

@@ -9,6 +9,13 @@ Secrets come from credentials (see `HttpServices.credential`). They are masked i
 every error message and log line the node writes, and they do not follow a redirect
 or a `next_url` page to another origin. Response bodies are the user's data and are
 output as received.
+
+A request that changes something (POST, PUT, PATCH, DELETE) carries an `Idempotency-Key`
+header by default: the node may be sent again after a crash (executions are at-least-once
+per node), and a server that honours the header then does the work once. The key is derived
+from the execution id, the node id, the item's index and the item itself, so it is the same
+when a resumed execution sends the request again, and differs per item, per loop batch and
+per page. Retries inside one run (429, 5xx) send the same key too.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import email.utils
 import json
 import math
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +50,9 @@ MAX_RETRY_AFTER_S: Final = 120.0
 """A longer Retry-After is not waited for: the node gives up with that response."""
 ERROR_BODY_CHARS: Final = 300
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that change nothing: they get no idempotency key."""
+_IDEMPOTENCY_NAMESPACE: Final = uuid.UUID("6f0f2a4e-3c1b-5d7a-9a51-0c2a7e1f4b3d")
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _PUBLIC_CREDENTIAL_FIELDS: Final = frozenset(
     {"username", "name", "token_url", "client_id", "scope", "audience", "client_auth"}
@@ -139,6 +150,14 @@ class HttpRequestParameters(NodeParameters):
     page_start: int = Field(1, description="pagination page_param: the first page number.")
     max_pages: int = Field(10, ge=1, le=MAX_PAGES)
     max_response_bytes: int = Field(MAX_RESPONSE_BYTES, ge=1, le=MAX_RESPONSE_BYTES)
+    idempotency_header: str = Field(
+        "Idempotency-Key",
+        max_length=100,
+        description=(
+            "POST, PUT, PATCH and DELETE send this header with a key that stays the same when the "
+            "execution is resumed after a crash and sends the request again; empty sends none."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> HttpRequestParameters:
@@ -157,6 +176,9 @@ class HttpRequestParameters(NodeParameters):
                 raise ValueError(f"{name!r} is not a valid header name")
             if isinstance(value, str) and ("\r" in value or "\n" in value):
                 raise ValueError(f"header {name!r} cannot contain line breaks")
+        name = self.idempotency_header
+        if name and not (static and is_expression(name)) and not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"idempotency_header {name!r} is not a valid header name")
         return self
 
 
@@ -300,18 +322,20 @@ class _Session:
 
     async def run_item(self, index: int) -> Items:
         params = item_parameters(self.ctx, index)
+        key = idempotency_key(self.ctx, index) if _wants_key(params) else None
         if params.pagination == "none":
-            fetched = await self._request(params, params.url, query=params.query)
+            fetched = await self._request(params, params.url, query=params.query, key=key)
             return _output_items(params, self._decoded(params, fetched))
         if params.pagination == "page_param":
-            return await self._pages_by_param(params)
-        return await self._pages_by_next_url(params, index)
+            return await self._pages_by_param(params, key)
+        return await self._pages_by_next_url(params, index, key)
 
-    async def _pages_by_param(self, params: HttpRequestParameters) -> Items:
+    async def _pages_by_param(self, params: HttpRequestParameters, key: str | None) -> Items:
         out: Items = []
-        for number in range(params.page_start, params.page_start + params.max_pages):
+        for page, number in enumerate(range(params.page_start, params.page_start + params.max_pages)):
             query = {**params.query, params.page_param: number}
-            decoded = self._decoded(params, await self._request(params, params.url, query=query))
+            fetched = await self._request(params, params.url, query=query, key=_page_key(key, page))
+            decoded = self._decoded(params, fetched)
             if not _page_items(params, decoded):
                 break
             out.extend(_output_items(params, decoded))
@@ -319,15 +343,19 @@ class _Session:
                 break
         return out
 
-    async def _pages_by_next_url(self, params: HttpRequestParameters, index: int) -> Items:
+    async def _pages_by_next_url(self, params: HttpRequestParameters, index: int, key: str | None) -> Items:
         out: Items = []
         first = _parse_url(params.url)
         url: str = params.url
         query: Mapping[str, QueryValue] | None = params.query
         seen: set[str] = set()
-        for _ in range(params.max_pages):
+        for page in range(params.max_pages):
             fetched = await self._request(
-                params, url, query=query, with_credentials=_same_origin(_parse_url(url), first)
+                params,
+                url,
+                query=query,
+                with_credentials=_same_origin(_parse_url(url), first),
+                key=_page_key(key, page),
             )
             decoded = self._decoded(params, fetched)
             out.extend(_output_items(params, decoded))
@@ -361,9 +389,12 @@ class _Session:
         *,
         query: Mapping[str, QueryValue] | None = None,
         with_credentials: bool = True,
+        key: str | None = None,
     ) -> _Fetched:
         """The node's request to `url` (with retries), checked against fail_on_error_status."""
         headers = {name: _header_text(value) for name, value in params.headers.items()}
+        if key is not None and not any(k.lower() == params.idempotency_header.lower() for k in headers):
+            headers[params.idempotency_header] = key  # a header the user set wins
         body: dict[str, Any] = {}
         if params.body_type == "json":
             body["json"] = params.body
@@ -656,6 +687,46 @@ class _Session:
         seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else math.inf
         self.tokens[key] = (token, now + seconds - min(30.0, seconds / 2))
         return token
+
+
+def idempotency_key(ctx: NodeContext, index: int) -> str | None:
+    """The key for item `index` of this node run: the same for the same execution, node and
+    item (a resumed execution sends it again), another for another item or loop batch. None
+    outside a recorded execution (no id to make it from)."""
+    execution_id = ctx.execution.get("id")
+    if not execution_id:
+        return None
+    items = ctx.items
+    item = items[index] if 0 <= index < len(items) else {}
+    identity = [str(execution_id), ctx.node.id, index]
+    try:
+        text = json.dumps([*identity, _canonical(item)], sort_keys=True, separators=(",", ":"))
+    except (RecursionError, ValueError, TypeError):  # nested too deep to hash: the same each time
+        text = json.dumps(identity)
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, text))
+
+
+def _canonical(value: Any) -> Any:
+    """`value` as every database gives it back: whole floats as ints (PostgreSQL reads 1e16
+    back as an integer); key order is left to json.dumps(sort_keys)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _wants_key(params: HttpRequestParameters) -> bool:
+    return bool(params.idempotency_header) and params.method not in IDEMPOTENT_METHODS
+
+
+def _page_key(key: str | None, page: int) -> str | None:
+    """The first page's request keeps the item's key; each later page gets its own."""
+    if key is None or page == 0:
+        return key
+    return str(uuid.uuid5(uuid.UUID(key), f"page {page}"))
 
 
 def decode_response(fetched: _Fetched, response_format: str) -> _Decoded:
