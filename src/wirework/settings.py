@@ -127,6 +127,26 @@ class Settings(BaseSettings):
         description="Let webhook answers set cookies (never Wirework's own). Only when webhooks are "
         "served from an origin of their own: cookies set on the UI's origin can crowd out its session.",
     )
+    chain_max_depth: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="How deep a chain of runs may go: each sub-workflow call, event-triggered run "
+        "and error workflow is one link from the run that started it; deeper runs are refused.",
+    )
+    chain_max_runs: int = Field(
+        1000,
+        ge=1,
+        description="How many runs one chain (everything a first run leads to through sub-workflows, "
+        "events and error workflows) may start in all; further runs are refused.",
+    )
+    execution_max_claim_failures: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="How many attempts to run an execution may crash (or lose their process) before a "
+        "node finishes; then it is marked failed with the reason instead of retried.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -99,3 +99,15 @@ def test_unknown_fields_are_refused() -> None:
     with pytest.raises(DefinitionInvalid) as caught:
         parse_definition({"nodes": [{"id": "x", "name": "X", "type": "core.noop", "colour": 1}]})
     assert caught.value.definition_errors[0].field == "colour"
+
+
+def test_at_most_once_is_a_node_setting_that_cannot_be_combined_with_retries() -> None:
+    node = {"id": "pay", "name": "Pay", "type": "core.http_request", "at_most_once": True}
+    assert parse_definition({"nodes": [node]}).nodes[0].at_most_once is True
+    assert parse_definition({"nodes": [{**node, "at_most_once": False}]}).nodes[0].at_most_once is False
+    with pytest.raises(DefinitionInvalid) as caught:
+        parse_definition({"nodes": [{**node, "retry": {"max_attempts": 3}}]})
+    [error] = caught.value.definition_errors
+    assert error.node_id == "pay" and "at_most_once node is never run twice" in error.message
+    with pytest.raises(DefinitionInvalid):
+        parse_definition({"nodes": [{**node, "at_most_once": "sometimes"}]})

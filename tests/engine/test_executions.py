@@ -20,12 +20,15 @@ from tests.support.workflows import TRIGGER, chain, node, pending_executions
 from wirework.db.engine import Database
 from wirework.db.types import uuid7
 from wirework.engine import executions
+from wirework.engine.errors import ItemsError
 from wirework.engine.items import NodeOutputs
-from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, TriggerType
+from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
 from wirework.engine.nodes import Node, NodeContext, NodeRegistry
+from wirework.errors import ValidationFailed
 from wirework.nodes import load_builtin_nodes
 from wirework.security.vault import Vault
 from wirework.workflows import runtime
+from wirework.workflows.models import Variable, VariableType
 
 LEASE = timedelta(seconds=0.6)
 
@@ -44,6 +47,20 @@ class TakeOver(Node):
         time.sleep(LEASE.total_seconds() * 1.5)  # frozen: the lease runs out
         execution_id = uuid.UUID(str(ctx.execution["id"]))
         assert await executions.claim(TakeOver.db, execution_id, "another-process", timedelta(seconds=60))
+        return {"main": ctx.items}
+
+
+class Charge(Node):
+    """A side effect that takes a while (a payment, say); counts how often it started."""
+
+    type = "test.charge"
+    display_name = "Charge"
+    category = "Test"
+    started: ClassVar[int] = 0
+
+    async def run(self, ctx: NodeContext) -> NodeOutputs:
+        Charge.started += 1
+        await asyncio.sleep(0.5)
         return {"main": ctx.items}
 
 
@@ -70,6 +87,7 @@ def _registry() -> NodeRegistry:
     registry = load_builtin_nodes(NodeRegistry())
     registry.register(TakeOver)
     registry.register(Nap)
+    registry.register(Charge)
     return registry
 
 
@@ -205,7 +223,9 @@ async def test_claims_committing_at_once_in_separate_transactions_keep_max_concu
         for writer in writers:
             await writer.dispose()
     assert Nap.most == 1
-    assert 1 <= sum(outcome is not None for outcome in outcomes) < len(ids)  # the others stay pending
+    ran = [o for o in outcomes if o is not None and o.status != ExecutionStatus.pending]
+    assert 1 <= len(ran) < len(ids)  # the others stay pending
+    assert all(o is not None for o in outcomes)  # held back, not taken elsewhere
 
 
 async def test_a_runs_end_and_what_it_starts_commit_together(db: Database) -> None:
@@ -264,3 +284,167 @@ async def test_each_end_of_a_run_gives_its_outcome(db: Database) -> None:
         await session.commit()
     outcome = await running
     assert outcome is not None and outcome.status == ExecutionStatus.cancelled
+
+
+async def _row(db: Database, execution_id: uuid.UUID) -> Execution:
+    async with db.session() as session:
+        row = await session.get(Execution, execution_id)
+        assert row is not None
+        return row
+
+
+async def test_an_execution_whose_start_crashes_is_failed_after_three_attempts(db: Database) -> None:
+    [execution_id] = await _pending(db, chain(TRIGGER, node("after", "core.noop")))
+    async with db.session() as session:  # input the engine cannot use: numbers, not objects
+        await session.execute(
+            update(Execution).where(Execution.id == execution_id).values(input_items=[1, 2])
+        )
+        await session.commit()
+    platform = _platform(db)
+    lease = timedelta(seconds=0.2)
+    for _ in range(3):
+        with pytest.raises(ItemsError):
+            await _run(db, platform, execution_id, lease=lease)
+        await asyncio.sleep(0.3)  # its lease runs out, as when a process dies: the next claim counts it
+
+    outcome = await _run(db, platform, execution_id, lease=lease)
+    assert outcome is not None and outcome.status == ExecutionStatus.failed
+    row = await _row(db, execution_id)
+    assert row.status == ExecutionStatus.failed and row.claim_failures == 3 and row.lease_owner is None
+    assert row.error is not None and row.error.startswith("Gave up after 3 attempts to run it")
+    assert "Last error: ItemsError: input items[0]: an item must be a JSON object" in row.error
+    await asyncio.sleep(0.3)
+    assert await _run(db, platform, execution_id, lease=lease) is None  # never claimed again
+
+
+async def test_a_claim_whose_own_transaction_crashes_is_counted_too(db: Database) -> None:
+    [execution_id] = await _pending(db, chain(TRIGGER))
+    org_id = (await _row(db, execution_id)).org_id
+    async with db.session() as session:  # written around the API's check: the claim cannot parse it
+        session.add(Variable(org_id=org_id, name="limit", type=VariableType.number, value="lots"))
+        await session.commit()
+    platform = _platform(db)
+    for failures in (1, 2):
+        with pytest.raises(ValidationFailed):
+            await _run(db, platform, execution_id)
+        row = await _row(db, execution_id)
+        assert (row.status, row.claim_failures) == (ExecutionStatus.pending, failures)  # rolled back, counted
+
+    outcome = await _run(db, platform, execution_id)
+    assert outcome is not None and outcome.status == ExecutionStatus.failed
+    row = await _row(db, execution_id)
+    assert row.status == ExecutionStatus.failed and row.finished_at is not None
+    assert row.error is not None and row.error.startswith("Gave up after 3 attempts to start it crashed")
+    assert "does not fit type number" in row.error
+    assert await _run(db, platform, execution_id) is None
+
+
+async def test_progress_after_crashes_clears_their_count(db: Database) -> None:
+    [execution_id] = await _pending(db, chain(TRIGGER, node("after", "core.noop")))
+    async with db.session() as session:  # two crashed attempts: abandoned with a lease run out
+        await session.execute(
+            update(Execution)
+            .where(Execution.id == execution_id)
+            .values(
+                status=ExecutionStatus.running,
+                lease_owner="a-dead-process",
+                lease_expires_at=executions.utcnow() - timedelta(seconds=1),
+                claim_failures=1,
+                error="RuntimeError: it crashed",
+            )
+        )
+        await session.commit()
+    outcome = await _run(db, _platform(db), execution_id)
+    assert outcome is not None and outcome.status == ExecutionStatus.completed
+    row = await _row(db, execution_id)
+    assert (row.claim_failures, row.error) == (0, None)
+
+
+async def test_a_run_handed_back_at_shutdown_is_not_counted_and_its_at_most_once_node_is_not_repeated(
+    db: Database,
+) -> None:
+    definition = chain(TRIGGER, node("charge", "test.charge", at_most_once=True), node("after", "core.noop"))
+    [execution_id] = await _pending(db, definition)
+    platform = _platform(db)
+    Charge.started = 0
+    running = asyncio.ensure_future(_run(db, platform, execution_id))
+    while not Charge.started:
+        await asyncio.sleep(0.01)
+    running.cancel()  # shut down past its grace: the node is interrupted mid-way
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await runtime.hand_back(db, execution_id, platform.owner)  # what runtime.run does then
+
+    outcome = await _run(db, platform, execution_id)
+    assert outcome is not None and outcome.status == ExecutionStatus.failed
+    assert Charge.started == 1
+    async with db.session() as session:
+        query = (
+            select(ExecutionLog).where(ExecutionLog.execution_id == execution_id).order_by(ExecutionLog.id)
+        )
+        records = list((await session.execute(query)).scalars())
+    assert [(r.node_id, r.status) for r in records] == [
+        ("trigger", NodeRunStatus.completed),
+        ("charge", NodeRunStatus.failed),
+    ]
+    assert records[1].error is not None and records[1].error.startswith("may have run already; at_most_once")
+    row = await _row(db, execution_id)
+    assert (row.error_node, row.claim_failures) == ("charge", 0)  # handed back, not abandoned
+
+
+async def test_an_at_most_once_node_that_finishes_runs_once_and_is_recorded_once(db: Database) -> None:
+    definition = chain(TRIGGER, node("charge", "test.charge", at_most_once=True), node("after", "core.noop"))
+    [execution_id] = await _pending(db, definition)
+    Charge.started = 0
+    outcome = await _run(db, _platform(db), execution_id)
+    assert outcome is not None and outcome.status == ExecutionStatus.completed and Charge.started == 1
+    async with db.session() as session:
+        query = select(ExecutionLog.node_id, ExecutionLog.status).where(
+            ExecutionLog.execution_id == execution_id
+        )
+        records = sorted((await session.execute(query)).all())
+    assert records == [
+        ("after", NodeRunStatus.completed),
+        ("charge", NodeRunStatus.completed),
+        ("trigger", NodeRunStatus.completed),
+    ]
+
+
+async def test_runs_started_by_a_run_join_its_chain_until_a_limit_refuses_them(db: Database) -> None:
+    root_id, other_root = await _pending(db, chain(TRIGGER), count=2)
+    limits = executions.ExecutionLimits(chain_max_depth=2, chain_max_runs=3)
+
+    async def start(parent: Execution, event_trigger: str | None = None) -> Execution:
+        def job(connection: Connection) -> uuid.UUID:
+            return executions.insert_pending(
+                connection,
+                org_id=parent.org_id,
+                workflow_id=parent.workflow_id,
+                version_id=parent.version_id,
+                trigger_type=TriggerType.event,
+                input_items=[],
+                options={},
+                cause=executions.Cause(parent, limits),
+                event_trigger=event_trigger,
+            )
+
+        return await _row(db, await executions._write(db, job))
+
+    root = await _row(db, root_id)
+    child = await start(root)
+    grandchild = await start(child)
+    assert (child.root_execution_id, child.chain_depth, child.status) == (root_id, 1, ExecutionStatus.pending)
+    assert (grandchild.root_execution_id, grandchild.chain_depth) == (root_id, 2)
+    too_deep = await start(grandchild)
+    assert too_deep.status == ExecutionStatus.failed and too_deep.error is not None
+    assert "3 runs deep" in too_deep.error and "WIREWORK_CHAIN_MAX_DEPTH" in too_deep.error
+    assert (await start(root)).status == ExecutionStatus.pending  # the third run of the chain
+    over = await start(root)
+    assert over.status == ExecutionStatus.failed and over.error is not None
+    assert "already started 3 runs" in over.error and "WIREWORK_CHAIN_MAX_RUNS" in over.error
+    assert (await _row(db, root_id)).spawned_runs == 3
+
+    heard = await start(await _row(db, other_root), event_trigger="on")
+    again = await start(heard, event_trigger="on")  # the same trigger of the same workflow, further on
+    assert heard.status == ExecutionStatus.pending
+    assert again.status == ExecutionStatus.failed and again.error is not None and "cycle" in again.error

@@ -1,5 +1,7 @@
 """A worker process for the crash test: runs one execution with a short lease, using the
-built-in nodes plus `test.slow` (sleeps), so the test can SIGKILL it mid-node.
+built-in nodes plus `test.slow` (sleeps), so the test can SIGKILL it mid-node, and `test.die`
+(the process kills itself, as a node that runs it out of memory would). Loopback is allowed
+through the SSRF guard, for the test's own HTTP server.
 
 Usage: python -m tests.support.crash_worker DATABASE_URL EXECUTION_ID
 """
@@ -7,6 +9,8 @@ Usage: python -m tests.support.crash_worker DATABASE_URL EXECUTION_ID
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import uuid
 from datetime import timedelta
@@ -19,6 +23,7 @@ from wirework.engine.executions import process_id, run_execution
 from wirework.engine.items import NodeOutputs
 from wirework.engine.nodes import Node, NodeContext, NodeParameters, NodeRegistry
 from wirework.nodes import load_builtin_nodes
+from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 from wirework.workflows import runtime
 
@@ -41,15 +46,33 @@ class Slow(Node):
         return {"main": ctx.items}
 
 
+class Die(Node):
+    type = "test.die"
+    display_name = "Die"
+    category = "Test"
+
+    async def run(self, ctx: NodeContext) -> NodeOutputs:
+        print("DYING", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")
+
+
 def registry() -> NodeRegistry:
     reg = load_builtin_nodes(NodeRegistry())
     reg.register(Slow)
+    reg.register(Die)
     return reg
 
 
 async def main(url: str, execution_id: uuid.UUID) -> None:
     db = Database(url, pool_size=2)
-    platform = runtime.Platform(db=db, registry=registry(), vault=Vault("x" * 40), owner=process_id())
+    platform = runtime.Platform(
+        db=db,
+        registry=registry(),
+        vault=Vault("x" * 40),
+        owner=process_id(),
+        ssrf_policy=SsrfPolicy.from_entries(["127.0.0.1"]),
+    )
     read = runtime.context_reader(platform)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30

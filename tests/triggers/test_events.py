@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -71,3 +72,22 @@ async def test_events_stay_inside_the_organization(client: httpx.AsyncClient, ap
     await run(client, ann, anns)
     await app.state.executor.drain()
     assert await runs_of(client, bob, bobs_listener) == []
+
+
+async def test_two_workflows_triggering_each_other_stop_at_the_cycle_with_a_visible_failure(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    ann = await signup(client, "ann")
+    ping = await listener(client, ann, "workflow.completed")  # each hears the other's completions
+    pong = await listener(client, ann, "workflow.completed")
+
+    await run(client, ann, ping, [{"event": "manual"}])  # a first run starts the ping-pong
+    async with asyncio.timeout(30):
+        await app.state.executor.drain()
+
+    pings, pongs = await runs_of(client, ann, ping), await runs_of(client, ann, pong)
+    assert [r["status"] for r in pings] == ["completed", "completed"]
+    refused, heard = pongs  # newest first
+    assert heard["status"] == "completed"
+    assert refused["status"] == "failed" and refused["started_at"] is None
+    assert "cycle" in refused["error"] and "Not started" in refused["error"]

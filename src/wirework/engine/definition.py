@@ -52,11 +52,26 @@ class NodeSpec(_Model):
     position: tuple[float, float] = (0.0, 0.0)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     on_error: OnError = "stop"
+    at_most_once: bool = Field(
+        False,
+        description="Record the node's start before it runs; if its process dies before its end is "
+        "recorded, the resumed execution fails the node instead of running it again.",
+    )
     disabled: bool = False
     timeout_s: float | None = Field(
         None, gt=0, description="Per-attempt time limit; the workflow's limit applies anyway."
     )
     notes: str = Field("", max_length=10_000)
+
+    @model_validator(mode="after")
+    def _at_most_once_is_not_retried(self) -> NodeSpec:
+        if self.at_most_once and self.retry.max_attempts > 1:
+            raise PydanticCustomError(
+                "at_most_once_retried",
+                "an at_most_once node is never run twice, so it cannot be retried: "
+                "set retry.max_attempts to 1 or turn at_most_once off",
+            )
+        return self
 
 
 class EdgeSpec(_Model):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import socket
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
+    case,
     column,
     create_engine,
     delete,
@@ -58,11 +60,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wirework.db.engine import Database, WriteLock, sqlite_pragmas
 from wirework.db.types import utcnow, uuid7
 from wirework.engine.definition import NodeSpec
-from wirework.engine.errors import DefinitionInvalid, NodeFailure
+from wirework.engine.errors import DefinitionInvalid, NodeError, NodeFailure
 from wirework.engine.graph import Graph, compile_graph, downstream_of
 from wirework.engine.items import Items, NodeOutputs
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus, NodeRunStatus, TriggerType
-from wirework.engine.nodes import NodeRegistry
+from wirework.engine.nodes import Node, NodeContext, NodeRegistry
 from wirework.engine.runner import NodeStatus, RunHooks, run_workflow
 
 log = structlog.get_logger("wirework.executions")
@@ -110,6 +112,28 @@ class RunOutcome:
     follow_ups: list[uuid.UUID] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionLimits:
+    """Bounds set by the operator (settings.py): how long and how wide a causal chain of runs
+    may grow, and how often an execution may crash while starting before it is failed."""
+
+    chain_max_depth: int = 10
+    """Links from a chain's first run (a root) to the deepest run it leads to."""
+    chain_max_runs: int = 1000
+    """Runs one root's chain may start in all (sub-workflows, events, error workflows)."""
+    max_claim_failures: int = 3
+    """Claims that ended without progress (a crash, a killed process) before it is failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """The run that starts another (a sub-workflow call, an event it caused, its error
+    workflow) and the limits of their chain: `insert_pending` links the new run to it."""
+
+    execution: Execution
+    limits: ExecutionLimits
+
+
 @dataclass(slots=True)
 class Ended:
     """A run that ended completed or failed, for `run_execution`'s `on_end`."""
@@ -118,6 +142,12 @@ class Ended:
     status: ExecutionStatus
     error: str | None = None
     error_node: str | None = None
+    limits: ExecutionLimits = field(default_factory=ExecutionLimits)
+
+    @property
+    def cause(self) -> Cause:
+        """This run as the cause of what its end starts."""
+        return Cause(self.execution, self.limits)
 
 
 EndHook = Callable[[Connection, Ended], list[uuid.UUID]]
@@ -396,6 +426,10 @@ def _claimable(now: Any) -> Any:
     )
 
 
+_ABANDONED = and_(_EXECUTIONS.c.status == ExecutionStatus.running, _EXECUTIONS.c.lease_owner.is_not(None))
+"""Of a claimable row: its process stopped renewing the lease without ending the run or
+handing it back (it crashed, was killed, or froze). A claim that finds this counts it."""
+
 _CLAIM = (
     update(_EXECUTIONS)
     .where(
@@ -403,11 +437,12 @@ _CLAIM = (
         _claimable(bindparam("now", type_=_TIME)),
         _EXECUTIONS.c.cancel_requested.is_(False),
     )
-    .values(
-        status=ExecutionStatus.running,
-        lease_owner=bindparam("owner"),
-        lease_expires_at=bindparam("until", type_=_TIME),
-        started_at=func.coalesce(_EXECUTIONS.c.started_at, bindparam("now", type_=_TIME)),
+    .ordered_values(  # claim_failures first: MySQL evaluates SET left to right on the new values
+        (_EXECUTIONS.c.claim_failures, _EXECUTIONS.c.claim_failures + case((_ABANDONED, 1), else_=0)),
+        (_EXECUTIONS.c.status, ExecutionStatus.running),
+        (_EXECUTIONS.c.lease_owner, bindparam("owner")),
+        (_EXECUTIONS.c.lease_expires_at, bindparam("until", type_=_TIME)),
+        (_EXECUTIONS.c.started_at, func.coalesce(_EXECUTIONS.c.started_at, bindparam("now", type_=_TIME))),
     )
 )
 _CLAIM_RETURNING = _CLAIM.returning(*_EXECUTIONS.c)
@@ -421,7 +456,7 @@ _CANCEL_REQUESTED = select(_EXECUTIONS.c.cancel_requested).where(
     _EXECUTIONS.c.id == bindparam("execution_id")
 )
 _OUTPUTS = (
-    select(_LOGS.c.node_id, _LOGS.c.status, _LOGS.c.output_data)
+    select(_LOGS.c.id, _LOGS.c.node_id, _LOGS.c.status, _LOGS.c.output_data)
     .where(_LOGS.c.execution_id == bindparam("execution_id"), _LOGS.c.superseded.is_(False))
     .order_by(_LOGS.c.id)
 )
@@ -434,7 +469,60 @@ _SUPERSEDE = (
     .values(superseded=True)
 )
 _RECORD = insert(_LOGS)
+_RECORD_END = (  # the end of a node run whose start was recorded (at_most_once)
+    update(_LOGS)
+    .where(_LOGS.c.id == bindparam("row_id"))
+    .values(
+        attempt=bindparam("end_attempt"),
+        status=bindparam("end_status", type_=_LOGS.c.status.type),
+        finished_at=bindparam("end_finished_at", type_=_LOGS.c.finished_at.type),
+        output_data=bindparam("end_output_data", type_=_LOGS.c.output_data.type),
+        item_count=bindparam("end_item_count"),
+        error=bindparam("end_error"),
+    )
+)
 _ACCEPT = insert(_EXECUTIONS)
+_COUNT_RUN = (
+    update(_EXECUTIONS)
+    .where(
+        _EXECUTIONS.c.id == bindparam("root_id", type_=Uuid()),
+        _EXECUTIONS.c.spawned_runs < bindparam("most"),
+    )
+    .values(spawned_runs=_EXECUTIONS.c.spawned_runs + 1)
+)
+_EXISTS = select(_EXECUTIONS.c.id).where(_EXECUTIONS.c.id == bindparam("execution_id", type_=Uuid()))
+_PROGRESSED = (  # a run that was claimed after crashes moved on: its count starts again
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id"), _EXECUTIONS.c.lease_owner == bindparam("owner"))
+    .values(claim_failures=0, error=None)
+)
+_CRASH_NOTED = (  # the run crashed in this process: say why; the lease runs out, a claim counts it
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id"), _EXECUTIONS.c.lease_owner == bindparam("owner"))
+    .values(error=bindparam("crash"))
+)
+_CLAIM_CRASHED = (  # the claim's own transaction crashed (and rolled back): count it apart
+    update(_EXECUTIONS)
+    .where(
+        _EXECUTIONS.c.id == bindparam("execution_id"),
+        _claimable(bindparam("now", type_=_TIME)),
+        _EXECUTIONS.c.cancel_requested.is_(False),
+    )
+    .values(claim_failures=_EXECUTIONS.c.claim_failures + 1, error=bindparam("crash"))
+)
+_CLAIM_FAILURES = select(_EXECUTIONS.c.claim_failures).where(_EXECUTIONS.c.id == bindparam("execution_id"))
+_GIVE_UP = (
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id"))
+    .values(
+        status=ExecutionStatus.failed,
+        finished_at=bindparam("now", type_=_TIME),
+        resume_at=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        error=bindparam("reason"),
+    )
+)
 
 
 @functools.cache
@@ -548,30 +636,99 @@ def _at_limit(connection: Connection, execution: Execution, context: RunContext)
 @dataclass(slots=True)
 class _Claimed:
     execution: Execution  # detached: loaders read it, nothing writes it
-    finished: dict[str, NodeOutputs]
-    waiting: dict[str, dict[str, Any]]
+    committed: _Committed
     context: RunContext
 
 
+@dataclass(slots=True)
+class _GaveUp:
+    """The claim found the execution abandoned too often: it was failed instead of run."""
+
+    reason: str
+    follow_ups: list[uuid.UUID]
+    end_error: str | None = None
+    """What its end would have started crashed too (and was not started)."""
+
+
 def _claim_and_load_job(
-    execution_id: uuid.UUID, owner: str, lease: timedelta, read_context: ContextReader
+    execution_id: uuid.UUID,
+    owner: str,
+    lease: timedelta,
+    read_context: ContextReader,
+    limits: ExecutionLimits,
+    on_end: EndHook | None,
 ) -> Job:
     """Claim, and in the same transaction read the row, what earlier runs committed and what
-    the run needs."""
+    the run needs; or fail it, if its claims have too often ended without progress."""
 
-    def job(connection: Connection) -> _Claimed | None:
+    def job(connection: Connection) -> _Claimed | _GaveUp | None:
         claimed = _claimed_row(connection, execution_id, owner, lease)
         if claimed is None:
             return None
         execution, first = claimed
-        finished: dict[str, NodeOutputs] = {}
-        waiting: dict[str, dict[str, Any]] = {}
-        if not first:
-            finished, waiting = _fold_outputs(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
+        if execution.claim_failures >= limits.max_claim_failures:
+            last = (
+                f" Last error: {execution.error}"
+                if execution.error
+                else " No error was recorded: its process died (killed, or out of memory?)."
+            )
+            reason = (
+                f"Gave up after {execution.claim_failures} attempts to run it ended without progress "
+                f"(each time its process crashed or stopped before a node finished); it is not "
+                f"retried.{last}"
+            )
+            return _give_up(connection, execution, reason, limits, on_end)
+        committed = (
+            _Committed()
+            if first
+            else _fold_outputs(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
+        )
         context = read_context(connection, execution)
         if _at_limit(connection, execution, context):
             raise _AtConcurrencyLimit(execution_id)
-        return _Claimed(execution, finished, waiting, context)
+        return _Claimed(execution, committed, context)
+
+    return job
+
+
+def _give_up(
+    connection: Connection,
+    execution: Execution,
+    reason: str,
+    limits: ExecutionLimits,
+    on_end: EndHook | None,
+) -> _GaveUp:
+    """Fail an execution that keeps crashing. What its end starts (workflow.failed, the error
+    workflow) is tried in a savepoint: if that is what crashes, the failure is recorded anyway."""
+    connection.execute(_GIVE_UP, {"execution_id": execution.id, "now": utcnow(), "reason": reason})
+    gave_up = _GaveUp(reason, [])
+    if on_end is not None:
+        try:
+            with connection.begin_nested():
+                gave_up.follow_ups = on_end(
+                    connection, Ended(execution, ExecutionStatus.failed, reason, None, limits)
+                )
+        except Exception as exc:  # the failure itself must be recorded
+            gave_up.end_error = f"{type(exc).__name__}: {exc}"
+    return gave_up
+
+
+def _claim_crashed_job(execution_id: uuid.UUID, crash: str, limits: ExecutionLimits) -> Job:
+    """Count a claim whose own transaction crashed (and rolled back, so the claim did not
+    count it); fail the execution at the limit. Its reason, if it was failed."""
+
+    def job(connection: Connection) -> str | None:
+        params = {"execution_id": execution_id, "now": utcnow(), "crash": crash}
+        if connection.execute(_CLAIM_CRASHED, params).rowcount != 1:
+            return None  # taken meanwhile, or cancelled
+        failures = connection.execute(_CLAIM_FAILURES, {"execution_id": execution_id}).scalar_one()
+        if failures < limits.max_claim_failures:
+            return None
+        reason = (
+            f"Gave up after {failures} attempts to start it crashed; it is not retried. Last error: {crash}"
+        )
+        connection.execute(_GIVE_UP, {"execution_id": execution_id, "now": params["now"], "reason": reason})
+        return reason
 
     return job
 
@@ -602,6 +759,11 @@ def _finish_job(
 # ------------------------------------------------------------------------------ functions
 
 
+EVENT_PATH = "event_path"
+"""Run option: the event triggers ("<workflow id>/<node id>") that started runs on the way
+from the chain's root to this run; an event trigger already on it would close a cycle."""
+
+
 async def create_execution(
     session: AsyncSession,
     *,
@@ -615,7 +777,8 @@ async def create_execution(
     parent_execution_id: uuid.UUID | None = None,
     retry_of: uuid.UUID | None = None,
 ) -> Execution:
-    """Accept work: one pending row. The caller commits, then hands the id to an executor."""
+    """Accept work: one pending row, the root of a new chain (a user or a trigger started it).
+    The caller commits, then hands the id to an executor."""
     execution = Execution(
         org_id=org_id,
         workflow_id=workflow_id,
@@ -623,7 +786,7 @@ async def create_execution(
         trigger_type=trigger_type,
         triggered_by=triggered_by,
         input_items=list(input_items or []),
-        options=options or {},
+        options={k: v for k, v in (options or {}).items() if k != EVENT_PATH},  # a retry starts afresh
         parent_execution_id=parent_execution_id,
         retry_of=retry_of,
         status=ExecutionStatus.pending,
@@ -632,6 +795,50 @@ async def create_execution(
     session.add(execution)
     await session.flush()
     return execution
+
+
+class ChainRefused(NodeError):
+    """A run was not started: its chain is too deep, has started too many runs, or loops."""
+
+    retryable = False
+
+
+def _link(
+    connection: Connection, cause: Cause, workflow_id: uuid.UUID, event_trigger: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The chain columns of a run that `cause` starts (through the event trigger node
+    `event_trigger`, if an event starts it), and the event path it carries; counts the run on
+    the chain's root, in the caller's transaction. Raises ChainRefused past the limits."""
+    parent, limits = cause.execution, cause.limits
+    root = parent.root_execution_id or parent.id
+    depth = parent.chain_depth + 1
+    path = list((parent.options or {}).get(EVENT_PATH) or [])
+    where = f"(the chain of runs began with execution {root}; this one would follow {parent.id})"
+    if event_trigger is not None:
+        hop = f"{workflow_id}/{event_trigger}"
+        if hop in path:
+            raise ChainRefused(
+                f"Not started: this event trigger already started a run earlier in the same chain, "
+                f"so these workflows trigger each other in a cycle {where}."
+            )
+        path.append(hop)
+    if depth > limits.chain_max_depth:
+        raise ChainRefused(
+            f"Not started: it would be {depth} runs deep in a chain of sub-workflows and events, more "
+            f"than the limit of {limits.chain_max_depth} (WIREWORK_CHAIN_MAX_DEPTH) {where}."
+        )
+    counted = connection.execute(_COUNT_RUN, {"root_id": root, "most": limits.chain_max_runs}).rowcount
+    if counted != 1:
+        if connection.execute(_EXISTS, {"execution_id": root}).first() is not None:
+            raise ChainRefused(
+                f"Not started: its chain has already started {limits.chain_max_runs} runs, the limit "
+                f"(WIREWORK_CHAIN_MAX_RUNS) {where}."
+            )
+        # The root was pruned (a chain living longer than retention): count on the parent from now on.
+        root = parent.id
+        if connection.execute(_COUNT_RUN, {"root_id": root, "most": limits.chain_max_runs}).rowcount != 1:
+            raise ChainRefused(f"Not started: its chain has started {limits.chain_max_runs} runs {where}.")
+    return {"root_execution_id": root, "chain_depth": depth}, path
 
 
 def insert_pending(
@@ -643,9 +850,19 @@ def insert_pending(
     trigger_type: TriggerType,
     input_items: Items,
     options: dict[str, Any],
+    cause: Cause | None = None,
+    event_trigger: str | None = None,
+    parent_execution_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Accept work inside a write: one pending row (plain statement, for jobs and hooks)."""
+    """Accept work inside a write: one pending row (plain statement, for jobs and hooks).
+
+    A run started by another (`cause`: a sub-workflow call, an event, an error workflow) joins
+    its chain: same root, one deeper, counted on the root. If the chain's limits refuse it, or
+    an event would start it through an `event_trigger` already on its way from the root (a
+    cycle), the row is recorded failed with why (the user sees it among the workflow's
+    executions, and a sub-workflow's caller gets the error) and is never run."""
     execution_id = uuid7()
+    now = utcnow()
     values = {
         "id": execution_id,
         "org_id": org_id,
@@ -655,8 +872,24 @@ def insert_pending(
         "input_items": list(input_items),
         "options": options,
         "status": ExecutionStatus.pending,
-        "created_at": utcnow(),
+        "created_at": now,
+        "parent_execution_id": parent_execution_id,
     }
+    if cause is not None:
+        parent = cause.execution
+        try:
+            chain, path = _link(connection, cause, workflow_id, event_trigger)
+        except ChainRefused as refused:
+            root = parent.root_execution_id or parent.id
+            chain = {"root_execution_id": root, "chain_depth": parent.chain_depth + 1}
+            path = []
+            values.update(status=ExecutionStatus.failed, finished_at=now, error=refused.message)
+            log.warning(
+                "run_refused", execution_id=str(execution_id), cause=str(parent.id), reason=refused.message
+            )
+        values.update(chain)
+        if path:
+            values["options"] = {**options, EVENT_PATH: path}
     connection.execute(_ACCEPT, values)
     return execution_id
 
@@ -670,9 +903,12 @@ async def accept(
     trigger_type: TriggerType,
     input_items: Items,
     options: dict[str, Any],
+    cause: Cause | None = None,
+    parent_execution_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """`create_execution` for hot paths (webhooks): the row goes out in the next group commit,
-    durable when this returns; hand the id to an executor then."""
+    """`create_execution` for hot paths (webhooks) and sub-workflows (`insert_pending`'s
+    `cause`): the row goes out in the next group commit, durable when this returns; hand the
+    id to an executor then."""
     execution_id: uuid.UUID = await _write(
         db,
         lambda connection: insert_pending(
@@ -683,6 +919,8 @@ async def accept(
             trigger_type=trigger_type,
             input_items=input_items,
             options=options,
+            cause=cause,
+            parent_execution_id=parent_execution_id,
         ),
     )
     return execution_id
@@ -744,25 +982,37 @@ async def runnable_ids(db: Database, limit: int) -> list[uuid.UUID]:
         return list(rows.scalars())
 
 
-def _fold_outputs(
-    rows: Iterable[Any],
-) -> tuple[dict[str, NodeOutputs], dict[str, dict[str, Any]]]:
-    finished: dict[str, NodeOutputs] = {}
-    waiting: dict[str, dict[str, Any]] = {}
-    for node_id, status, output in rows:
+@dataclass(slots=True)
+class _Committed:
+    """What earlier claims of an execution recorded, node by node."""
+
+    finished: dict[str, NodeOutputs] = field(default_factory=dict)
+    waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: dict[str, uuid.UUID] = field(default_factory=dict)
+    """at_most_once nodes whose start was recorded but not their end: node id → record id."""
+
+
+def _fold_outputs(rows: Iterable[Any]) -> _Committed:
+    committed = _Committed()
+    for row_id, node_id, status, output in rows:
+        if status == NodeRunStatus.running:
+            committed.started[node_id] = row_id
+            continue
+        committed.started.pop(node_id, None)
         if status == NodeRunStatus.completed:
-            finished[node_id] = output or {}
-            waiting.pop(node_id, None)
+            committed.finished[node_id] = output or {}
+            committed.waiting.pop(node_id, None)
         elif status == NodeRunStatus.waiting:
-            waiting[node_id] = output or {}
-    return finished, waiting
+            committed.waiting[node_id] = output or {}
+    return committed
 
 
 async def committed_outputs(
     session: AsyncSession, execution_id: uuid.UUID
 ) -> tuple[dict[str, NodeOutputs], dict[str, dict[str, Any]]]:
     """Each node's latest finished outputs, and the payloads of nodes left waiting."""
-    return _fold_outputs(await session.execute(_OUTPUTS, {"execution_id": execution_id}))
+    committed = _fold_outputs(await session.execute(_OUTPUTS, {"execution_id": execution_id}))
+    return committed.finished, committed.waiting
 
 
 def _preview(inputs: Mapping[str, Items]) -> dict[str, Any]:
@@ -770,12 +1020,47 @@ def _preview(inputs: Mapping[str, Items]) -> dict[str, Any]:
 
 
 class _DurableHooks(RunHooks):
-    def __init__(self, db: Database, lease: _Lease) -> None:
+    def __init__(self, db: Database, lease: _Lease, started: Mapping[str, uuid.UUID], unproven: bool) -> None:
         self.db, self.lease = db, lease
         self.started: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        self.open = dict(started)
+        """at_most_once nodes whose start is recorded and whose end is not: node id → record id."""
+        self.unproven = unproven
+        """Claimed after crashes that made no progress: the first record resets their count."""
 
     async def on_node_start(self, node: NodeSpec, attempt: int, inputs: Mapping[str, Items]) -> None:
-        self.started[node.id] = (utcnow(), _preview(inputs))
+        now, preview = utcnow(), _preview(inputs)
+        self.started[node.id] = (now, preview)
+        if not node.at_most_once or node.id in self.open:  # open: an earlier claim's start, refused
+            return
+        row_id, lease = uuid7(), self.lease
+        record = {
+            "id": row_id,
+            "execution_id": lease.execution_id,
+            "node_id": node.id,
+            "node_name": node.name,
+            "attempt": attempt,
+            "status": NodeRunStatus.running,
+            "started_at": now,
+            "finished_at": None,
+            "input_data": preview,
+            "output_data": None,
+            "item_count": 0,
+            "error": None,
+        }
+        sent_at, renew = time.monotonic(), lease.due()
+
+        def job(connection: Connection) -> bool:
+            if not lease.kept(connection, renew):
+                return False
+            connection.execute(_RECORD, record)
+            return True
+
+        if not await _write(self.db, job):  # durable before the node runs
+            raise LeaseLost(str(lease.execution_id))
+        if renew:
+            lease.renewed(sent_at)
+        self.open[node.id] = row_id
 
     async def on_node_finish(
         self,
@@ -806,20 +1091,60 @@ class _DurableHooks(RunHooks):
             "item_count": sum(len(v) for k, v in stored.items() if not k.startswith("$")),
             "error": error.message if error else None,
         }
-        sent_at, renew = time.monotonic(), lease.due()
+        row_id = self.open.pop(node.id, None)
+        sent_at, renew, unproven = time.monotonic(), lease.due(), self.unproven
 
         def job(connection: Connection) -> bool:
             if not lease.kept(connection, renew):
                 return False  # another process owns it: write nothing
+            if unproven:
+                connection.execute(_PROGRESSED, {"execution_id": lease.execution_id, "owner": lease.owner})
             if reset:
                 connection.execute(_SUPERSEDE, {"execution_id": lease.execution_id, "node_ids": list(reset)})
-            connection.execute(_RECORD, record)
+            if row_id is None:
+                connection.execute(_RECORD, record)
+            else:
+                connection.execute(_RECORD_END, {"row_id": row_id, **_end_of(record)})
             return True
 
         if not await _write(self.db, job):
             raise LeaseLost(str(lease.execution_id))
+        self.unproven = False
         if renew:
             lease.renewed(sent_at)
+
+
+def _end_of(record: dict[str, Any]) -> dict[str, Any]:
+    return {f"end_{name}": record[name] for name in _END_FIELDS}
+
+
+_END_FIELDS = ("attempt", "status", "finished_at", "output_data", "item_count", "error")
+
+
+class AtMostOnceRefused(NodeError):
+    """An at_most_once node was started before a crash, and its end was never recorded."""
+
+    retryable = False
+
+
+def _refusing(node_type: type[Node]) -> type[Node]:
+    """`node_type`, except that running it fails: for an at_most_once node that may have run."""
+
+    class Refused(node_type):  # type: ignore[valid-type, misc]
+        async def run(self, ctx: NodeContext) -> NodeOutputs:
+            raise AtMostOnceRefused(
+                "may have run already; at_most_once: this node had started when the process running "
+                "the execution stopped, and it is not run again. Check its effect, then retry the "
+                "execution (which runs it again) if it did not happen."
+            )
+
+    return Refused
+
+
+def _refuse_started(graph: Graph, started: Iterable[str]) -> Graph:
+    """The graph with the at_most_once nodes that may have run replaced by refusing ones."""
+    refused = {node_id: _refusing(graph.types[node_id]) for node_id in started if node_id in graph.types}
+    return dataclasses.replace(graph, types={**graph.types, **refused}) if refused else graph
 
 
 async def _heartbeat(db: Database, lease: _Lease, task: asyncio.Task[Any]) -> None:
@@ -862,14 +1187,15 @@ GRAPH_CACHE_SIZE = 1000
 _graphs: dict[uuid.UUID, tuple[dict[str, Any], NodeRegistry, Graph]] = {}
 
 
-def _graph_of(version_id: uuid.UUID, definition: dict[str, Any], registry: NodeRegistry) -> Graph:
+async def _graph_of(version_id: uuid.UUID, definition: dict[str, Any], registry: NodeRegistry) -> Graph:
     """The compiled graph of a version. Versions are immutable, and loaders cache their
     definitions, so a version whose loader returns the same definition object (and whose
-    registry is the same) is compiled once per process."""
+    registry is the same) is compiled once per process, in a worker thread (a 20,000-node
+    definition takes about a second, which would hold the event loop)."""
     cached = _graphs.get(version_id)
     if cached is not None and cached[0] is definition and cached[1] is registry:
         return cached[2]
-    graph = compile_graph(definition, registry.find)
+    graph = await asyncio.to_thread(compile_graph, definition, registry.find)
     if len(_graphs) >= GRAPH_CACHE_SIZE:
         _graphs.pop(next(iter(_graphs)))
     _graphs[version_id] = (definition, registry, graph)
@@ -885,26 +1211,50 @@ async def run_execution(
     read_context: ContextReader,
     lease: timedelta = timedelta(seconds=30),
     on_end: EndHook | None = None,
+    limits: ExecutionLimits = ExecutionLimits(),
 ) -> RunOutcome | None:
-    """Claim and run (or resume) an execution to its end; None if another process has it.
-    What the run needs comes from `read_context`, inside the claim's transaction; what its
-    end starts comes from `on_end`, inside the transaction that records the end."""
+    """Claim and run (or resume) an execution to its end; None if another process has it,
+    status pending if its workflow's max_concurrency holds it back for now. What the run needs
+    comes from `read_context`, inside the claim's transaction; what its end starts comes from
+    `on_end`, inside the transaction that records the end.
+
+    A crash while claiming or starting it is counted: a claim that rolls back counts itself;
+    any other crash (an exception here, or the process dying) leaves the lease to run out,
+    and the next claim counts the abandoned run. Progress (a node's end recorded) clears the
+    count; at `limits.max_claim_failures` the execution is failed with the reason instead of
+    being run again."""
     claim_sent_at = time.monotonic()
     try:
-        claimed: _Claimed | None = await _write(
-            db, _claim_and_load_job(execution_id, owner, lease, read_context)
+        claimed: _Claimed | _GaveUp | None = await _write(
+            db, _claim_and_load_job(execution_id, owner, lease, read_context, limits, on_end)
         )
-    except _AtConcurrencyLimit:
-        return None  # left pending; a later poll claims it when a run of the workflow ends
+    except _AtConcurrencyLimit:  # left pending; claimed again when a run of the workflow ends
+        return RunOutcome(ExecutionStatus.pending)
+    except OperationalError:
+        raise  # the database is unreachable or busy: nothing is wrong with the execution
+    except Exception as exc:
+        reason = await _write(db, _claim_crashed_job(execution_id, _describe(exc), limits))
+        if reason is None:
+            raise
+        log.exception("execution_given_up", execution_id=str(execution_id), reason=reason)
+        return RunOutcome(ExecutionStatus.failed)
     if claimed is None:
         return None
-    execution, context = claimed.execution, claimed.context
+    if isinstance(claimed, _GaveUp):
+        log.error(
+            "execution_given_up", execution_id=str(execution_id), reason=claimed.reason, end=claimed.end_error
+        )
+        return RunOutcome(ExecutionStatus.failed, follow_ups=claimed.follow_ups)
+    execution, context, committed = claimed.execution, claimed.context, claimed.committed
+    unproven = execution.claim_failures > 0
 
     async def end(status: ExecutionStatus, **values: Any) -> RunOutcome | None:
         """Record the run's end (with what `on_end` starts, for completed and failed runs);
         its outcome, or None if the lease was lost."""
         hook = on_end if status in (ExecutionStatus.completed, ExecutionStatus.failed) else None
-        ended = Ended(execution, status, values.get("error"), values.get("error_node"))
+        ended = Ended(execution, status, values.get("error"), values.get("error_node"), limits)
+        if unproven and hooks.unproven:  # nothing recorded since the crashes: this end is progress
+            values = {"claim_failures": 0, "error": None, **values}
 
         def after(connection: Connection) -> list[uuid.UUID]:
             return hook(connection, ended) if hook is not None else []
@@ -912,65 +1262,82 @@ async def run_execution(
         started = await _finish(db, execution_id, owner, status, after, **values)
         return None if started is None else RunOutcome(status, follow_ups=started)
 
+    held = _Lease(execution_id, owner, lease, since=claim_sent_at)
+    hooks = _DurableHooks(db, held, committed.started, unproven)
     try:
-        graph = _graph_of(execution.version_id, context.definition, registry)
-    except DefinitionInvalid as exc:
+        try:
+            graph = _refuse_started(
+                await _graph_of(execution.version_id, context.definition, registry), committed.started
+            )
+        except DefinitionInvalid as exc:
+            return await end(
+                ExecutionStatus.failed,
+                finished_at=utcnow(),
+                resume_at=None,
+                error=f"The workflow definition is invalid: {exc}",
+            )
+        options = execution.options or {}
+        # A retry starts from the failed run's outputs; its own records (after a crash) come on top.
+        finished = {**options.get("finished", {}), **committed.finished}
+        resume = dict(committed.waiting) or None
+        run = asyncio.ensure_future(
+            run_workflow(
+                graph,
+                execution.input_items,
+                registry=registry,
+                vars=context.vars,
+                execution={"id": str(execution.id), "mode": execution.trigger_type.value},
+                workflow=context.workflow,
+                finished=finished,
+                pinned=options.get("pinned"),
+                start=options.get("start"),
+                resume=resume,
+                hooks=hooks,
+                services=context.services,
+            )
+        )
+        beat = asyncio.ensure_future(_heartbeat(db, held, run))
+        try:
+            result = await run
+        except asyncio.CancelledError:
+            if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise  # we are being shut down: leave the lease to expire, another process resumes
+            return await end(ExecutionStatus.cancelled, finished_at=utcnow(), error="Cancelled.")
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+        if result.status == "waiting":
+            assert result.wait is not None
+            return await end(ExecutionStatus.waiting, resume_at=result.wait.resume_at)
+        if result.status == "completed":
+            return await end(ExecutionStatus.completed, finished_at=utcnow(), resume_at=None)
+        error = result.error
         return await end(
             ExecutionStatus.failed,
             finished_at=utcnow(),
             resume_at=None,
-            error=f"The workflow definition is invalid: {exc}",
+            error=error.message if error else "failed",
+            error_node=error.node_id if error else None,
         )
-    options = execution.options or {}
-    # A retry starts from the failed run's outputs; its own records (after a crash) come on top.
-    finished = {**options.get("finished", {}), **claimed.finished}
-    resume = dict(claimed.waiting) or None
-    held = _Lease(execution_id, owner, lease, since=claim_sent_at)
-    hooks = _DurableHooks(db, held)
-    run = asyncio.ensure_future(
-        run_workflow(
-            graph,
-            execution.input_items,
-            registry=registry,
-            vars=context.vars,
-            execution={"id": str(execution.id), "mode": execution.trigger_type.value},
-            workflow=context.workflow,
-            finished=finished,
-            pinned=options.get("pinned"),
-            start=options.get("start"),
-            resume=resume,
-            hooks=hooks,
-            services=context.services,
-        )
-    )
-    beat = asyncio.ensure_future(_heartbeat(db, held, run))
-    try:
-        result = await run
-    except asyncio.CancelledError:
-        if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
-            raise  # we are being shut down: leave the lease to expire, another process resumes
-        return await end(ExecutionStatus.cancelled, finished_at=utcnow(), error="Cancelled.")
     except LeaseLost:
         log.warning("lease_lost", execution_id=str(execution_id))
         return None
-    finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
+    except (asyncio.CancelledError, OperationalError):
+        raise
+    except Exception as exc:
+        # A crash outside the nodes (e.g. input items the engine cannot use): say why on the
+        # row and keep the lease; when it runs out, the next claim counts this attempt.
+        noted = {"execution_id": execution_id, "owner": owner, "crash": _describe(exc)}
+        with contextlib.suppress(Exception):
+            await _write(db, lambda connection: connection.execute(_CRASH_NOTED, noted))
+        raise
 
-    if result.status == "waiting":
-        assert result.wait is not None
-        return await end(ExecutionStatus.waiting, resume_at=result.wait.resume_at)
-    if result.status == "completed":
-        return await end(ExecutionStatus.completed, finished_at=utcnow(), resume_at=None)
-    error = result.error
-    return await end(
-        ExecutionStatus.failed,
-        finished_at=utcnow(),
-        resume_at=None,
-        error=error.message if error else "failed",
-        error_node=error.node_id if error else None,
-    )
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:2000]
 
 
 async def request_cancel(session: AsyncSession, execution: Execution) -> None:

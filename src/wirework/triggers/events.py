@@ -71,6 +71,7 @@ def _start(
     name: str,
     payload: dict[str, Any],
     source_workflow_id: uuid.UUID | None,
+    cause: executions.Cause | None,
 ) -> list[uuid.UUID]:
     started: list[uuid.UUID] = []
     item = {"event": name, **payload}
@@ -89,6 +90,8 @@ def _start(
                 trigger_type=TriggerType.event,
                 input_items=[item],
                 options={"start": trigger.node_id},
+                cause=cause,
+                event_trigger=trigger.node_id,
             )
         )
     return started
@@ -101,15 +104,18 @@ def emit(
     payload: dict[str, Any],
     *,
     source_workflow_id: uuid.UUID | None = None,
+    cause: executions.Cause | None = None,
 ) -> list[uuid.UUID]:
     """Accept a run of every active workflow of the organization subscribed to `name` whose
     filter matches; the new executions' ids (the caller commits, then submits them). Plain
     statements: inside the write that causes the event, so the event is neither lost nor
     doubled (with a session: `await session.run_sync(lambda s: emit(s.connection(), …))`).
-    A workflow does not receive events about its own executions, so it cannot trigger itself
-    forever."""
+    A workflow does not receive events about its own executions. An event that a run causes
+    (`cause`) starts runs in that run's chain, under its limits: an event trigger that already
+    started a run on the way from the chain's root is not started again (a cycle), and what is
+    refused is recorded as a failed execution of the listening workflow, saying why."""
     triggers = _subscribed(connection, org_id, name)
-    return _start(connection, triggers, org_id, name, payload, source_workflow_id)
+    return _start(connection, triggers, org_id, name, payload, source_workflow_id, cause)
 
 
 def emit_finished(connection: Connection, ended: executions.Ended) -> list[uuid.UUID]:
@@ -129,4 +135,4 @@ def emit_finished(connection: Connection, ended: executions.Ended) -> list[uuid.
         "error": ended.error,
         "trigger": execution.trigger_type.value,
     }
-    return _start(connection, triggers, execution.org_id, name, payload, execution.workflow_id)
+    return _start(connection, triggers, execution.org_id, name, payload, execution.workflow_id, ended.cause)

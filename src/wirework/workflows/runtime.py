@@ -28,11 +28,10 @@ from wirework.security.vault import Vault, vault_from
 from wirework.settings import Settings
 from wirework.triggers import events
 from wirework.workflows import service
-from wirework.workflows.models import Credential, Variable, Workflow, WorkflowVersion
+from wirework.workflows.models import Credential, Variable, WorkflowVersion
 
 log = structlog.get_logger("wirework.runtime")
 
-MAX_SUBWORKFLOW_DEPTH = 10
 VERSION_CACHE_SIZE = 1000
 
 
@@ -49,6 +48,7 @@ class Platform:
     versions: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     completions: Completions = field(default_factory=Completions)
     lease: timedelta = timedelta(seconds=30)
+    limits: executions.ExecutionLimits = field(default_factory=executions.ExecutionLimits)
 
 
 @dataclass
@@ -57,8 +57,7 @@ class NodeServices:
 
     platform: Platform
     org_id: uuid.UUID
-    execution_id: uuid.UUID
-    depth: int = 0
+    execution: Execution
     _credentials: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -92,39 +91,49 @@ class NodeServices:
         return await self.credential_by_id(str(credential_id))
 
     async def run_subworkflow(self, workflow_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run another workflow of this organization to its end; its last node's items."""
-        if self.depth >= MAX_SUBWORKFLOW_DEPTH:
-            raise NodeError(f"sub-workflows nest deeper than {MAX_SUBWORKFLOW_DEPTH}; is one calling itself?")
+        """Run another workflow of this organization to its end; its last node's items. The
+        run joins this one's chain, whose limits may refuse it (the node then fails with why)."""
         db = self.platform.db
-        async with db.session() as session:
-            try:
-                workflow = await get_scoped(session, Workflow, uuid.UUID(str(workflow_id)), self.org_id)
-            except (ValueError, NotFound) as exc:
-                raise ParameterError(f"workflow {workflow_id} not found in this organization") from exc
-            child = await service.start_run(
-                session,
-                workflow,
-                version=None,
-                input_items=items,
-                pinned=None,
-                start=None,
-                user_id=None,
-                trigger_type=TriggerType.event,
-                parent_execution_id=self.execution_id,
-            )
-            await session.commit()
+        try:
+            target = uuid.UUID(str(workflow_id))
+        except ValueError as exc:
+            raise ParameterError(f"workflow {workflow_id} not found in this organization") from exc
+
+        def find(connection: Connection) -> tuple[uuid.UUID | None, str | None]:
+            version_id = service.current_version_id(connection, self.org_id, target)
+            return version_id, service.workflow_name(connection, target) if version_id else None
+
+        version_id, name = await executions.read(db, find)
+        if version_id is None:
+            raise ParameterError(f"workflow {workflow_id} not found in this organization")
+        child = await executions.accept(
+            db,
+            org_id=self.org_id,
+            workflow_id=target,
+            version_id=version_id,
+            trigger_type=TriggerType.event,
+            input_items=items,
+            options={},
+            cause=executions.Cause(self.execution, self.platform.limits),
+            parent_execution_id=self.execution.id,
+        )
         outcome = await executions.run_execution(
             db,
-            child.id,
+            child,
             owner=self.platform.owner,
             registry=self.platform.registry,
-            read_context=context_reader(self.platform, depth=self.depth + 1),
+            read_context=context_reader(self.platform),
+            lease=self.platform.lease,
+            limits=self.platform.limits,
         )
-        found = await executions.status_of(db, child.id)
-        if outcome is None or found is None or found[0] != ExecutionStatus.completed:
+        found = await executions.status_of(db, child)
+        if found is None or found[0] != ExecutionStatus.completed:
             status, error = found or (ExecutionStatus.pending, None)
-            raise NodeError(f"sub-workflow {workflow.name!r} {status.value}: {error or ''}")
-        return await executions.read(db, lambda connection: executions.last_items(connection, child.id))
+            message = f"sub-workflow {name!r} {status.value}: {error or ''}"
+            if status == ExecutionStatus.failed and outcome is None:  # refused by its chain's limits
+                raise executions.ChainRefused(message)
+            raise NodeError(message)
+        return await executions.read(db, lambda connection: executions.last_items(connection, child))
 
 
 def build_platform(settings: Settings, db: Database) -> Platform:
@@ -140,6 +149,11 @@ def build_platform(settings: Settings, db: Database) -> Platform:
         ssrf_policy=SsrfPolicy.from_entries(settings.http_allow_hosts.split(",")),
         code_sandbox=SandboxPolicy(settings.code_isolation, private_paths=(str(settings.data_dir),)),
         lease=timedelta(seconds=settings.execution_lease_s),
+        limits=executions.ExecutionLimits(
+            chain_max_depth=settings.chain_max_depth,
+            chain_max_runs=settings.chain_max_runs,
+            max_claim_failures=settings.execution_max_claim_failures,
+        ),
     )
 
 
@@ -152,7 +166,7 @@ _VARIABLES = select(Variable.name, Variable.type, Variable.value, Variable.workf
 )
 
 
-def context_reader(platform: Platform, *, depth: int = 0) -> executions.ContextReader:
+def context_reader(platform: Platform) -> executions.ContextReader:
     """What a run needs (definition, workflow info, variables, services), read with plain
     statements inside the claim's transaction: no session of its own, which on SQLite saves
     most of an execution's cost (aiosqlite's thread hops). Versions are cached per process."""
@@ -181,7 +195,7 @@ def context_reader(platform: Platform, *, depth: int = 0) -> executions.ContextR
             definition=definition,
             workflow=dict(workflow_info),
             vars={v.name: service.parse_variable(v.type, v.value) for v in ordered},
-            services=NodeServices(platform, execution.org_id, execution.id, depth),
+            services=NodeServices(platform, execution.org_id, execution),
         )
 
     return read
@@ -211,6 +225,7 @@ async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutc
             read_context=context_reader(platform),
             on_end=on_end,
             lease=platform.lease,
+            limits=platform.limits,
         )
         return outcome
     except asyncio.CancelledError:  # shutting down: let another process resume it now
@@ -222,7 +237,8 @@ async def run(platform: Platform, execution_id: uuid.UUID) -> executions.RunOutc
 
 async def hand_back(db: Database, execution_id: uuid.UUID, owner: str) -> None:
     """End our lease on a running execution at once, instead of letting it expire: another
-    process claims it and resumes from its last finished node."""
+    process claims it and resumes from its last finished node (and, the run being handed
+    back rather than abandoned, does not count it as a crash)."""
     try:
         async with db.session() as session:
             await session.execute(
@@ -232,7 +248,7 @@ async def hand_back(db: Database, execution_id: uuid.UUID, owner: str) -> None:
                     Execution.lease_owner == owner,
                     Execution.status == ExecutionStatus.running,
                 )
-                .values(lease_expires_at=utcnow())
+                .values(lease_owner=None, lease_expires_at=utcnow())
             )
             await session.commit()
     except Exception:  # the lease still expires on its own

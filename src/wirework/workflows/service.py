@@ -309,6 +309,7 @@ def start_error_workflow(connection: Connection, failed: executions.Ended) -> uu
         trigger_type=TriggerType.event,
         input_items=[item],
         options={},
+        cause=failed.cause,
     )
 
 
