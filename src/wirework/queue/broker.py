@@ -119,8 +119,13 @@ async def consume(
     messages = broker.listen()
     try:
         while not stop.is_set():
-            while executor.running >= concurrency and not stop.is_set():  # noqa: ASYNC110
-                await asyncio.sleep(0.005)  # a slot frees when a run ends; polling it is simplest
+            if executor.running >= concurrency:  # told the moment a run ends
+                room = asyncio.ensure_future(executor.wait_for_room())
+                stopping = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({room, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                room.cancel()
+                stopping.cancel()
+                continue  # look at `stop` and the room again
             next_message = asyncio.ensure_future(anext(messages))
             stopping = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait({next_message, stopping}, return_when=asyncio.FIRST_COMPLETED)
