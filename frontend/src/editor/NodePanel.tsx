@@ -140,6 +140,11 @@ function NodeSettings({ data, readOnly, onChange }: { data: NodeData; readOnly: 
         <input type="number" min={0} step="any" aria-label="Timeout" value={data.timeout_s ?? ""} placeholder="workflow limit" readOnly={readOnly}
           onChange={(e) => onChange({ timeout_s: e.target.value ? Number(e.target.value) : null }, "timeout_s")} />
       </label>
+      <label className="field checkbox" title="Record the start first; after a crash mid-node, fail the node instead of running it again (no retries)">
+        <input type="checkbox" aria-label="At most once" checked={Boolean(data.at_most_once)} disabled={readOnly}
+          onChange={(e) => onChange(e.target.checked ? { at_most_once: true, retry: { ...retry, max_attempts: 1 } } : { at_most_once: false }, "at_most_once")} />
+        <span>At most once (never repeated after a crash)</span>
+      </label>
       <label className="field checkbox">
         <input type="checkbox" checked={Boolean(data.disabled)} disabled={readOnly} onChange={(e) => onChange({ disabled: e.target.checked }, "disabled")} />
         <span>Disabled (items pass through)</span>
