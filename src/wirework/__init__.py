@@ -1,4 +1,5 @@
-"""Wirework: workflow automation, bot hosting and team tools on one database schema."""
+"""Wirework: workflow automation (workflows, triggers, durable executions, credentials), on
+SQLite, PostgreSQL or MySQL/MariaDB. Bots, knowledge bases and team tools are planned, not here yet."""
 
 from importlib.metadata import PackageNotFoundError, version
 

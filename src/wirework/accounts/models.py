@@ -37,6 +37,10 @@ class OrgRole(enum.StrEnum):
 
 
 class LoginTokenPurpose(enum.StrEnum):
+    """Only `invitation` is issued today. `password_reset` and `magic_login` stay allowed by the
+    column's CHECK constraint (migration 0001) for when mail exists; no code issues or accepts
+    them, and no API offers them."""
+
     invitation = "invitation"
     password_reset = "password_reset"  # noqa: S105 - a purpose name, not a password
     magic_login = "magic_login"

@@ -132,7 +132,10 @@ class MemberUpdate(BaseModel):
 
 
 class InvitationCreate(BaseModel):
-    email: EmailStr
+    email: EmailStr = Field(
+        description="Whom the invitation is for: only this address can accept it. No email is sent "
+        "(Wirework does not send mail yet): pass the accept_url on yourself."
+    )
     role: OrgRole = OrgRole.member
 
 
@@ -148,7 +151,7 @@ class InvitationOut(BaseModel):
 
 class InvitationCreated(InvitationOut):
     token: str = Field(description="The one-time token. Shown once.")
-    accept_url: str
+    accept_url: str = Field(description="The link to give the invitee (no email is sent).")
 
 
 class InvitationAccept(BaseModel):
