@@ -61,7 +61,11 @@ def _prepare_data_dir(settings: Settings) -> None:
     """At the start of serve and worker: the data dir 0700 (its database files 0600, saying
     what was looser), and the credential keys readable (a key file others can read is
     refused in production)."""
-    for change in secure_data_dir(settings.data_dir):
+    try:
+        changes = secure_data_dir(settings.data_dir)
+    except OSError as exc:
+        raise _fail(f"cannot make the data dir private ({settings.data_dir}): {exc}") from None
+    for change in changes:
         console.print(f"[yellow]warning:[/yellow] tightened permissions: {change}")
     _vault_keys(settings)
 

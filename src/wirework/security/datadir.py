@@ -29,7 +29,7 @@ def private_umask() -> None:
 
 
 def _loose(path: Path, mode: int) -> bool:
-    return stat.S_IMODE(path.lstat().st_mode) & ~mode != 0
+    return stat.S_IMODE(path.stat().st_mode) & ~mode != 0
 
 
 def secure_data_dir(data_dir: Path) -> list[str]:
