@@ -673,6 +673,7 @@ def secrets_rotate(
     settings = _settings()
     key_at, previous_at = _keys_where(settings)
     vault = _vault(settings)
+    _require_current_schema()
     pending = _with_db(lambda db: _count_to_reseal(db, vault))
     if pending:
         if new_key:
@@ -730,6 +731,15 @@ def secrets_rotate(
     )
 
 
+def _require_current_schema() -> None:
+    status = _with_db(migrate.migration_status)
+    if not status["at_head"]:
+        raise _fail(
+            f"the database is at migration {status['current'] or 'nothing'}, not {status['head']}: "
+            "run 'wirework db upgrade' (or start 'wirework serve') first"
+        )
+
+
 async def _count_to_reseal(db: Database, vault: Any) -> int:
     from wirework.workflows import service
 
@@ -746,6 +756,7 @@ def secrets_status() -> None:
     settings = _settings()
     key_at, previous_at = _keys_where(settings)
     current, previous = _vault_keys(settings)
+    _require_current_schema()
 
     async def counts(db: Database) -> dict[str, int]:
         async with db.session() as session:
