@@ -1,7 +1,7 @@
 """The internal event bus: `emit` starts the workflows that subscribed to an event.
 
-An event is a name (`workflow.completed`, `workflow.failed`, `message.received`,
-`form.submitted`, `document.indexed`, …) and a JSON payload, inside one organization.
+An event is a name (one of `event_names.EMITTED_EVENTS`: today `workflow.completed` and
+`workflow.failed`) and a JSON payload, inside one organization.
 Subscriptions are rows (`event_triggers`, written when a workflow with a `core.event` node
 is activated), and emitting inserts execution rows, so events cross processes the same way
 all work does: through the database and, in worker mode, the broker.
@@ -20,13 +20,13 @@ from sqlalchemy import Connection, Row, bindparam, select
 from wirework.engine import executions
 from wirework.engine.expressions import EMPTY_NODES, expression_context, render_value
 from wirework.engine.models import ExecutionStatus, TriggerType
+from wirework.triggers import event_names
 from wirework.triggers.models import EventTrigger
 from wirework.workflows import service
 
 log = structlog.get_logger("wirework.events")
 
-WORKFLOW_COMPLETED = "workflow.completed"
-WORKFLOW_FAILED = "workflow.failed"
+WORKFLOW_COMPLETED, WORKFLOW_FAILED = event_names.WORKFLOW_COMPLETED, event_names.WORKFLOW_FAILED
 
 
 _SUBSCRIBED = select(
