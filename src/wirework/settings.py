@@ -109,7 +109,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(None, description="JSON logs; default on in production.")
     api_max_body_bytes: int = Field(
-        16 * 1024 * 1024, ge=1024, description="Largest API request body (413 above); webhooks have their own."
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest API request body (413 above); webhooks have their own.",
     )
     trusted_proxies: str = Field(
         "",
