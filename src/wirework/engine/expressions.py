@@ -22,25 +22,68 @@ Rules a workflow author sees:
 
 Compiled templates are cached (LRU) by their source text, so each distinct parameter
 string is parsed once per process.
+
+Every render is bounded (see `expression_limits`): a budget of steps (loop turns, calls,
+operators, comparisons and data handled) per `render_value` call, and a size cap on every
+value an expression makes, checked before the operations that could allocate far more
+than they are given. Templates are instrumented when compiled (`_Instrument`) so that loop
+turns, comparisons, slices, literals and `~` are counted as well as calls, filters, tests
+and operators. Inside a node, a long render gives the event loop a turn every millisecond
+and stops there when the node times out (see `cooperative`).
 """
 
 from __future__ import annotations
 
 import json as _json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from functools import lru_cache
-from typing import Any, Final
+from functools import lru_cache, update_wrapper
+from pprint import PrettyPrinter
+from types import BuiltinMethodType, MethodType
+from typing import Any, Final, cast
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import ChainableUndefined, Context, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.filters import make_attrgetter
+from jinja2.runtime import ChainableUndefined, Context, Macro, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from jinja2.utils import _PassArg, generate_lorem_ipsum, pass_context, pass_environment
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
+from wirework.engine.cooperative import pause_if_due
 from wirework.engine.errors import ExpressionError
+from wirework.engine.expression_limits import (
+    BYTES_PER_STEP,
+    MACRO_STEPS,
+    Budget,
+    CappedText,
+    LimitExceeded,
+    TooLarge,
+    active_budget,
+    arg,
+    check_count,
+    check_expandtabs,
+    check_format_spec,
+    check_indent,
+    check_lipsum,
+    check_power,
+    check_printf,
+    check_repeat,
+    check_replace,
+    check_strftime,
+    check_translate,
+    check_urlize,
+    check_width,
+    check_wordwrap,
+    end_render,
+    joined,
+    start_render,
+)
 from wirework.engine.items import Item, Items, NodeOutputs, json_problem
 
 __all__ = [
@@ -56,9 +99,6 @@ __all__ = [
     "is_expression",
     "render_value",
 ]
-
-_MAX_SEQUENCE: Final = 1_000_000
-_MAX_EXPONENT: Final = 4096
 
 
 class MissingValue(ChainableUndefined):
@@ -145,10 +185,370 @@ class NodesView(Mapping[str, NodeOutputView]):
 EMPTY_NODES: Final = NodesView({}, {}, {})
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, with dict keys preferred over dict methods and missing keys lenient."""
+# -- Instrumentation: what the compiled template counts besides calls, filters and operators ----
 
-    intercepted_binops = frozenset({"*", "**"})
+_ITERATE: Final = "@iterate"
+_TOUCH: Final = "@touch"
+_MADE: Final = "@made"
+"""Internal filters the instrumented code calls; '@' cannot be typed in a filter name."""
+
+
+class _Instrument(NodeTransformer):
+    """Rewrites a parsed template so loop turns, comparisons, slices, `~` and literals with
+    computed parts go through the budget: `{% for x in xs %}` becomes
+    `{% for x in xs|@iterate %}`, `a in b` becomes `a|@touch in b|@touch`, and so on."""
+
+    def __init__(self, environment: _Environment) -> None:
+        self.environment = environment
+
+    def _wrap(self, node: nodes.Node, name: str) -> nodes.Filter:
+        return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno, environment=self.environment)
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = self._wrap(node.iter, _ITERATE)
+        return node
+
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
+        self.generic_visit(node)
+        if not isinstance(node.expr, nodes.Const):
+            node.expr = self._wrap(node.expr, _TOUCH)
+        for operand in node.ops:
+            if not isinstance(operand.expr, nodes.Const):
+                operand.expr = self._wrap(operand.expr, _TOUCH)
+        return node
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        self.generic_visit(node)
+        return self._wrap(node, _MADE) if isinstance(node.arg, nodes.Slice) else node  # a copy
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return self._wrap(node, _MADE)
+
+    def _literal(self, node: nodes.List | nodes.Tuple | nodes.Dict, parts: list[nodes.Node]) -> nodes.Node:
+        self.generic_visit(node)
+        if all(isinstance(part, nodes.Const) for part in parts):
+            return node
+        return self._wrap(node, _MADE)
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        return self._literal(node, list(node.items))
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        return self._literal(node, [part for pair in node.items for part in (pair.key, pair.value)])
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        if node.ctx != "load":
+            return self.generic_visit(node)
+        return self._literal(node, list(node.items))
+
+
+class _CodeGenerator(CodeGenerator):
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        assert isinstance(self.environment, _Environment)
+        _Instrument(self.environment).visit(node)
+        super().visit_Template(node, frame)
+
+
+@pass_context
+def _iterate(context: Context, iterable: Any) -> Iterator[Any]:
+    budget = active_budget()
+    for value in iterable:
+        budget.charge(1)
+        yield value
+
+
+@pass_context
+def _touch(context: Context | None, value: Any) -> Any:
+    budget = active_budget()
+    budget.touch(value)
+    return budget.counted(value) if isinstance(value, Iterator) else value
+
+
+@pass_context
+def _made(context: Context, value: Any) -> Any:
+    return active_budget().made(value)
+
+
+# -- Filters and tests, each counted and checked -------------------------------------------------
+
+_Check = Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], Any]
+_UNCHANGED: Final = object()
+
+
+def _as_text(value: Any) -> Any:
+    return value if isinstance(value, str) else str(value)
+
+
+def _check_join(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    separator = _as_text(arg(args, kwargs, 0, "d", ""))
+    attribute = arg(args, kwargs, 1, "attribute", None)
+    pieces = list(value)
+    texts = pieces if attribute is None else map(make_attrgetter(ENVIRONMENT, attribute), pieces)
+    strings = [_as_text(piece) for piece in texts]
+    joined(budget, separator, strings)
+    return strings if attribute is None else pieces
+
+
+def _check_batch(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if arg(args, kwargs, 1, "fill_with", None) is not None:
+        check_count(budget, arg(args, kwargs, 0, "linecount", 0), "the 'batch' size")
+    return _UNCHANGED
+
+
+_CONSTANT_TIME: Final = frozenset({"length", "count", "first", "default", "d", "random", "attr"})
+"""Filters that do not read their whole input: charged one step, not its length."""
+_PER_CHARACTER: Final = frozenset({"wordwrap", "title", "urlize", "urlencode", "striptags", "wordcount"})
+"""Filters that do Python-level work per character: charged a step per character."""
+
+_FILTER_CHECKS: Final[dict[str, _Check]] = {
+    "center": lambda b, v, a, k: check_width(b, arg(a, k, 0, "width", 80), "the 'center' width"),
+    "indent": lambda b, v, a, k: check_indent(b, _as_text(v), arg(a, k, 0, "width", 4)),
+    "wordwrap": lambda b, v, a, k: check_wordwrap(
+        b, _as_text(v), arg(a, k, 0, "width", 79), arg(a, k, 2, "wrapstring", None)
+    ),
+    "format": lambda b, v, a, k: check_printf(b, _as_text(v), k or tuple(a)),
+    "replace": lambda b, v, a, k: check_replace(
+        b,
+        _as_text(v),
+        _as_text(arg(a, k, 0, "old", "")),
+        _as_text(arg(a, k, 1, "new", "")),
+        arg(a, k, 2, "count", None),
+    ),
+    "join": _check_join,
+    "batch": _check_batch,
+    "slice": lambda b, v, a, k: check_count(b, arg(a, k, 0, "slices", 0), "the number of slices"),
+    "urlize": lambda b, v, a, k: check_urlize(
+        b, _as_text(v), arg(a, k, 2, "target", None), arg(a, k, 3, "rel", None)
+    ),
+}
+
+
+def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter, charging the budget for what it reads and checking what it makes.
+
+    The guard takes the template context, which also keeps Jinja from running filters at
+    compile time (constant folding), where no render budget applies."""
+    pass_arg = _PassArg.from_obj(func)
+    check = _FILTER_CHECKS.get(name)
+    what = f"the result of '{name}'"
+
+    cheap = name in _CONSTANT_TIME
+    per_character = name in _PER_CHARACTER
+
+    def guarded(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
+        budget = active_budget()
+        if cheap:
+            budget.charge(1)
+        else:
+            budget.touch(value, *args)
+            if isinstance(value, Iterator):  # a generator (map, select...): charged as consumed
+                value = budget.counted(value)
+            elif per_character and isinstance(value, str):
+                budget.charge(len(value))
+        if check is not None:
+            replaced = check(budget, value, args, kwargs)
+            if replaced is not None and replaced is not _UNCHANGED:
+                value = replaced
+        if pass_arg is _PassArg.context:
+            result = func(context, value, *args, **kwargs)
+        elif pass_arg is _PassArg.eval_context:
+            result = func(context.eval_ctx, value, *args, **kwargs)
+        elif pass_arg is _PassArg.environment:
+            result = func(context.environment, value, *args, **kwargs)
+        else:
+            result = func(value, *args, **kwargs)
+        return budget.made(result, what)
+
+    update_wrapper(guarded, func)
+    return pass_context(guarded)
+
+
+_COMPARING_TESTS: Final = frozenset(
+    {
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "eq",
+        "equalto",
+        "ne",
+        "lt",
+        "lessthan",
+        "le",
+        "gt",
+        "greaterthan",
+        "ge",
+    }
+)
+
+
+def _guard_test(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """The test, charged one step; tests that compare or search their arguments (`is in`,
+    `is eq`...) are charged what reading them costs, like the operators."""
+    if name == "in":
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            return func(args[0], _touch(None, args[1]))
+
+    elif name in _COMPARING_TESTS:
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            active_budget().touch(*args)
+            return func(*args, **kwargs)
+
+    else:
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            active_budget().charge(1)
+            return func(*args, **kwargs)
+
+    return update_wrapper(guarded, func)
+
+
+@pass_environment
+def _sum(environment: _Environment, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+    """`sum`, in linear time when it joins lists (`|sum(start=[])`), which `+=` on a new list
+    each time would make quadratic."""
+    values = iterable if attribute is None else map(make_attrgetter(environment, attribute), iterable)
+    if not isinstance(start, list | tuple):
+        total = start
+        for value in values:
+            total += value
+        return total
+    budget = active_budget()
+    kind = type(start)
+    out = list(start)
+    for value in values:
+        if not isinstance(value, kind):
+            name = kind.__name__
+            raise TypeError(f'can only concatenate {name} (not "{type(value).__name__}") to {name}')
+        out.extend(value)
+        budget.charge(1 + len(value) // BYTES_PER_STEP)
+        if len(out) * 8 > budget.max_size:
+            raise TooLarge("the result of 'sum'", budget.max_size)
+    return out if kind is list else tuple(out)
+
+
+def _json_text(value: Any, indent: int | str | None, *, compact: bool, sort_keys: bool = False) -> str:
+    """JSON text; with an indent it is written piecewise and refused once too large."""
+    separators = (",", ":") if compact and indent is None else None
+    if indent is None:
+        return _json.dumps(
+            value, ensure_ascii=False, default=_jsonable, separators=separators, sort_keys=sort_keys
+        )
+    check_width(active_budget(), indent, "the JSON indent")
+    stream = CappedText(active_budget(), "the JSON text")
+    encoder = _json.JSONEncoder(ensure_ascii=False, indent=indent, default=_jsonable, sort_keys=sort_keys)
+    for piece in encoder.iterencode(value):
+        stream.write(piece)
+    return stream.getvalue()
+
+
+def _to_json(value: Any, indent: int | None = None) -> str:
+    return _json_text(value, indent, compact=True)
+
+
+def _from_json(value: str) -> Any:
+    return _json.loads(value)
+
+
+def _tojson(value: Any, indent: int | None = None) -> Markup:
+    """Jinja's `tojson` (HTML-safe JSON), written piecewise like `to_json`."""
+    text = _json_text(value, indent, compact=False, sort_keys=True)
+    return Markup(  # noqa: S704 - JSON with <, >, & and ' escaped, as Jinja's own tojson
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    )
+
+
+def _pprint(value: Any) -> str:
+    stream = CappedText(active_budget(), "the result of 'pprint'")
+    PrettyPrinter(stream=stream).pprint(value)  # type: ignore[arg-type]
+    return stream.getvalue().rstrip("\n")
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> Any:  # Jinja's names
+    check_lipsum(active_budget(), n, min, max)
+    return generate_lorem_ipsum(n, html, min, max)
+
+
+# -- Methods of the values expressions hold ---------------------------------------------------
+
+
+def _check_method(
+    budget: Budget, owner: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """Checks before the methods that can make far more than they are given; returns the
+    arguments to call with (`join` consumes its iterable here, so it is passed on as a list)."""
+    if isinstance(owner, str | bytes | bytearray):
+        if name in ("center", "ljust", "rjust", "zfill"):
+            check_width(budget, arg(args, kwargs, 0, "width", 0), f"the '{name}' width")
+        elif name == "expandtabs":
+            check_expandtabs(budget, owner, arg(args, kwargs, 0, "tabsize", 8))
+        elif name == "replace":
+            old, new = arg(args, kwargs, 0, "old", ""), arg(args, kwargs, 1, "new", "")
+            check_replace(budget, owner, old, new, arg(args, kwargs, 2, "count", -1))
+        elif name == "join" and args:
+            return (joined(budget, owner, args[0]), *args[1:])
+        elif name == "translate":
+            check_translate(budget, owner, arg(args, kwargs, 0, "table", None))
+    elif type(owner) is int and name == "to_bytes":
+        length = arg(args, kwargs, 0, "length", 1)
+        budget.allow(length if type(length) is int else 0, "the result of 'to_bytes'")
+    elif isinstance(owner, datetime | date | time) and name == "strftime":
+        check_strftime(budget, arg(args, kwargs, 0, "format", ""))
+    return args
+
+
+_NUMBERS: Final = frozenset({int, float, bool})
+_FORMAT_STEPS: Final = 10
+"""str.format runs Python's string.Formatter: about ten loop turns' time per call."""
+
+
+class _SizedFormatter(SandboxedFormatter):
+    """str.format in the sandbox, refusing widths and results past the size limit."""
+
+    budget: Budget
+    total: int = 0
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        check_format_spec(self.budget, value, format_spec)
+        text = super().format_field(value, format_spec)
+        self.total += len(text)
+        if self.total > self.budget.max_size:
+            raise TooLarge("the result of 'format'", self.budget.max_size)
+        return text
+
+
+class _SizedEscapeFormatter(_SizedFormatter, SandboxedEscapeFormatter):
+    pass
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, with dict keys preferred over dict methods, missing keys lenient, and
+    every operation counted against the render's budget and size cap."""
+
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters["to_json"] = _to_json
+        self.filters["from_json"] = _from_json
+        self.filters["tojson"] = _tojson
+        self.filters["pprint"] = _pprint
+        self.filters["sum"] = _sum
+        self.filters = {name: _guard_filter(name, func) for name, func in self.filters.items()}
+        self.filters[_ITERATE] = _iterate
+        self.filters[_TOUCH] = _touch
+        self.filters[_MADE] = _made
+        self.tests = {
+            name: _guard_test(name, cast(Callable[..., Any], func)) for name, func in self.tests.items()
+        }
+        self.globals["lipsum"] = _lipsum
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, dict):
@@ -180,24 +580,82 @@ class _Environment(ImmutableSandboxedEnvironment):
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        # Refuse the cheap ways to exhaust memory from one expression.
+        budget = active_budget()
+        if type(left) in _NUMBERS and type(right) in _NUMBERS:  # the common case, kept fast
+            budget.charge(1)
+            if operator == "*":
+                check_repeat(budget, left, right)
+            elif operator == "**":
+                check_power(budget, left, right)
+            result = self.binop_table[operator](left, right)
+            return budget.made(result) if type(result) is int else result
+        budget.touch(left, right)
         if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and type(times) is int
-                    and len(seq) * times > _MAX_SEQUENCE
-                ):
-                    raise SecurityError("the result of '*' would be too large")
-        elif (
-            operator == "**"
-            and type(left) is int
-            and type(right) is int
-            and abs(left) > 1
-            and right > _MAX_EXPONENT
+            check_repeat(budget, left, right)
+        elif operator == "**":
+            check_power(budget, left, right)
+        elif operator == "%":
+            check_printf(budget, left, right)
+        return budget.made(self.binop_table[operator](left, right), f"the result of '{operator}'")
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        budget = active_budget()
+        if not __self.is_safe_callable(__obj):
+            raise SecurityError(f"{__obj!r} is not safely callable")
+        owner = getattr(__obj, "__self__", None) if isinstance(__obj, BuiltinMethodType) else None
+        budget.touch(owner, *args, *kwargs.values())
+        if any(isinstance(value, Iterator) for value in args):
+            args = tuple(budget.counted(v) if isinstance(v, Iterator) else v for v in args)
+        if isinstance(__obj, Macro):
+            budget.charge(MACRO_STEPS)
+        if owner is not None:
+            args = _check_method(budget, owner, __obj.__name__, args, kwargs)
+        return budget.made(__context.call(__obj, *args, **kwargs))
+
+    def concat(self, parts: Iterator[str]) -> str:  # type: ignore[override]
+        """Joins rendered text (the whole output, blocks, macro bodies), refused once too large."""
+        budget = active_budget()
+        limit = budget.max_size
+        pieces = []
+        total = 0
+        for part in parts:
+            total += len(part)
+            if total > limit:
+                raise TooLarge("the rendered text", limit)
+            pieces.append(part)
+        if total > BYTES_PER_STEP:
+            budget.charge(total // BYTES_PER_STEP)
+        return "".join(pieces)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """`text.format(...)` and `text.format_map(...)`, sandboxed and size-checked."""
+        if not isinstance(value, MethodType | BuiltinMethodType) or value.__name__ not in (
+            "format",
+            "format_map",
         ):
-            raise SecurityError("the exponent is too large")
-        return super().call_binop(context, operator, left, right)
+            return None
+        template = value.__self__
+        if not isinstance(template, str):
+            return None
+        is_format_map = value.__name__ == "format_map"
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            formatter: _SizedFormatter
+            if isinstance(template, Markup):
+                formatter = _SizedEscapeFormatter(self, escape=template.escape)
+            else:
+                formatter = _SizedFormatter(self)
+            formatter.budget = active_budget()
+            formatter.budget.charge(_FORMAT_STEPS)
+            if is_format_map:
+                if kwargs:
+                    raise TypeError("format_map() takes no keyword arguments")
+                if len(args) != 1:
+                    raise TypeError(f"format_map() takes exactly one argument ({len(args)} given)")
+                kwargs, args = args[0], ()
+            return type(template)(formatter.vformat(template, args, kwargs))
+
+        return update_wrapper(wrapper, value)
 
 
 def _text(value: Any) -> Any:
@@ -225,21 +683,9 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"a value of type {type(value).__name__} is not JSON")
 
 
-def _to_json(value: Any, indent: int | None = None) -> str:
-    return _json.dumps(
-        value, ensure_ascii=False, indent=indent, default=_jsonable, separators=None if indent else (",", ":")
-    )
-
-
-def _from_json(value: str) -> Any:
-    return _json.loads(value)
-
-
 ENVIRONMENT: Final = _Environment(
     undefined=StrictUndefined, finalize=_text, autoescape=False, keep_trailing_newline=True
 )
-ENVIRONMENT.filters["to_json"] = _to_json
-ENVIRONMENT.filters["from_json"] = _from_json
 
 _WHOLE: Final = re.compile(r"\s*\{\{(.*)\}\}\s*", re.DOTALL)
 _OPENERS: Final = frozenset(
@@ -325,6 +771,7 @@ def _native(value: Any, path: str) -> Any:
 
 def _render_string(source: str, context: Mapping[str, Any], path: str) -> Any:
     try:
+        pause_if_due()
         compiled = compile_template(source)
         if compiled.expression is not None:
             return _native(compiled.expression(context), path)
@@ -332,35 +779,47 @@ def _render_string(source: str, context: Mapping[str, Any], path: str) -> Any:
         return compiled.template.render(context)
     except ExpressionError:
         raise
+    except LimitExceeded as exc:
+        raise ExpressionError(path, str(exc), expression=source) from None
     except TemplateSyntaxError as exc:
         raise ExpressionError(path, f"syntax error: {exc.message}", expression=source) from None
     except SecurityError as exc:
         raise ExpressionError(path, f"not allowed: {exc}", expression=source) from None
     except UndefinedError as exc:
         raise ExpressionError(path, str(exc), expression=source) from None
+    except RecursionError:
+        message = "the expression nests or recurses too deeply"
+        raise ExpressionError(path, message, expression=source) from None
     except Exception as exc:
         raise ExpressionError(path, f"{type(exc).__name__}: {exc}", expression=source) from None
+
+
+def _render(value: Any, context: Mapping[str, Any], path: str) -> Any:
+    """Render `value`, which holds expressions (has_expressions is true)."""
+    if isinstance(value, str):
+        return _render_string(value, context, path)
+    if isinstance(value, dict):
+        return {
+            k: _render(v, context, f"{path}.{k}" if path else str(k)) if has_expressions(v) else v
+            for k, v in value.items()
+        }
+    return [_render(v, context, f"{path}[{i}]") if has_expressions(v) else v for i, v in enumerate(value)]
 
 
 def render_value(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
     """Render every expression inside `value` for one item; other values come back as-is.
 
     Containers without expressions are returned without copying. Raises ExpressionError
-    naming the parameter path (`fields.total`, `rules[2].condition`).
+    naming the parameter path (`fields.total`, `rules[2].condition`). All the expressions
+    in `value` share one budget (see `expression_limits`).
     """
-    if isinstance(value, str):
-        if "{{" not in value and "{%" not in value:
-            return value
-        return _render_string(value, context, path)
-    if isinstance(value, dict):
-        if not has_expressions(value):
-            return value
-        return {k: render_value(v, context, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        if not has_expressions(value):
-            return value
-        return [render_value(v, context, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
+    if not has_expressions(value):
+        return value
+    token = start_render()
+    try:
+        return _render(value, context, path)
+    finally:
+        end_render(token)
 
 
 def expression_context(

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
+from wirework.engine.cooperative import run_cooperatively
 from wirework.engine.definition import ERROR_OUTPUT, NodeSpec, WorkflowDefinition
 from wirework.engine.errors import NodeFailure, ParameterError, WaitRequested
-from wirework.engine.expressions import NodesView
+from wirework.engine.expressions import NodesView, has_expressions
 from wirework.engine.graph import (
     Frontier,
     Graph,
@@ -255,6 +256,7 @@ class _Run:
         spec, cls = graph.nodes[node_id], graph.types[node_id]
         loop = asyncio.get_running_loop()
         static_problems = parameter_errors(cls, spec.parameters)
+        renders = has_expressions(spec.parameters)
         allowed = set(cls.output_names(spec.parameters)) if not static_problems else set()
         if spec.on_error == "error_output":
             allowed.add(ERROR_OUTPUT)
@@ -292,7 +294,10 @@ class _Run:
                     problems = "; ".join(f"{p or 'parameters'}: {m}" for p, m in static_problems)
                     raise ParameterError(f"invalid parameters: {problems}")
                 async with timer:
-                    raw = await _instantiate(cls).run(ctx)
+                    # A node that renders expressions runs cooperatively: a long render gives
+                    # the loop a turn every millisecond, and the timer can stop it there.
+                    running = _instantiate(cls).run(ctx)
+                    raw = await (run_cooperatively(running) if renders else running)
                 outputs = _check_outputs(raw, allowed, spec)
             except WaitRequested as wait:
                 info = WaitInfo(node_id, wait.resume_at, wait.payload)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Uuid, bindparam, or_, select, update
 from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped
 from wirework.db.types import utcnow
-from wirework.engine import executions
+from wirework.engine import executions, expression_limits
 from wirework.engine.errors import NodeError, ParameterError
 from wirework.engine.models import Execution, ExecutionStatus, TriggerType
 from wirework.engine.nodes import NodeRegistry
@@ -138,6 +138,9 @@ class NodeServices:
 
 def build_platform(settings: Settings, db: Database) -> Platform:
     """The registry (built-in nodes and `wirework.nodes` plugins), vault and HTTP policy."""
+    expression_limits.configure(
+        expression_limits.ExpressionLimits(settings.expression_max_steps, settings.expression_max_size)
+    )
     registry = load_builtin_nodes(NodeRegistry())
     for problem in registry.load_entry_points():
         log.warning("node_plugin_failed", problem=problem)
