@@ -4,6 +4,7 @@ commit, except `reseal_all`, which owns one transaction per batch."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -81,7 +82,7 @@ async def save_version(
     registry: NodeRegistry,
 ) -> WorkflowVersion:
     """Validate and store a new immutable version; it becomes the workflow's current one."""
-    check_definition(definition, registry)
+    await asyncio.to_thread(check_definition, definition, registry)  # large ones take a second
     error_workflow = (definition.get("settings") or {}).get("error_workflow_id")
     if error_workflow:
         try:
