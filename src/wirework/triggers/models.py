@@ -123,8 +123,8 @@ class EventTrigger(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
     __tablename__ = "event_triggers"
     __label__ = "Event trigger"
     __table_args__ = {
-        "comment": "Subscriptions of active workflows to internal events (`core.event` nodes): "
-        "`workflow.completed`, `workflow.failed`, `message.received`, … with an optional filter.",
+        "comment": "Subscriptions of active workflows to internal events (`core.event` nodes): one of "
+        "the names Wirework emits (`triggers.event_names`) or a wildcard, with an optional filter.",
         "info": {"category": CATEGORY, "seeds": "F workflow_trigger"},
     }
 

@@ -20,6 +20,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_OLD_EVENT_TRIGGERS_COMMENT = (
+    "Subscriptions of active workflows to internal events (`core.event` nodes): "
+    "`workflow.completed`, `workflow.failed`, `message.received`, … with an optional filter."
+)
+_EVENT_TRIGGERS_COMMENT = (
+    "Subscriptions of active workflows to internal events (`core.event` nodes): one of "
+    "the names Wirework emits (`triggers.event_names`) or a wildcard, with an optional filter."
+)
+
+
 def upgrade() -> None:
     op.create_table(
         "rate_limits",
@@ -155,8 +165,18 @@ def upgrade() -> None:
             )
         )
 
+    # The comment named events nothing emits (SQLite keeps no comments).
+    if op.get_bind().dialect.name != "sqlite":
+        op.create_table_comment(
+            "event_triggers", _EVENT_TRIGGERS_COMMENT, existing_comment=_OLD_EVENT_TRIGGERS_COMMENT
+        )
+
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.create_table_comment(
+            "event_triggers", _OLD_EVENT_TRIGGERS_COMMENT, existing_comment=_EVENT_TRIGGERS_COMMENT
+        )
     with op.batch_alter_table("executions", schema=None) as batch_op:
         batch_op.drop_column("claim_failures")
         batch_op.drop_column("spawned_runs")
