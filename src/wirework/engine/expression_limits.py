@@ -46,6 +46,7 @@ __all__ = [
     "Budget",
     "ExpressionLimits",
     "LimitExceeded",
+    "NumberTooLarge",
     "TooLarge",
     "TooMuchWork",
     "active_budget",
@@ -61,8 +62,9 @@ MACRO_STEPS: Final = 20
 """What calling a macro costs: Jinja's macro machinery takes about 20 loop turns' time."""
 CHECK_EVERY: Final = 64
 """Steps between two checks of the budget and the time slice."""
-MAX_INT_BITS: Final = 65_536
-"""Largest integer an expression may make (about 19,700 decimal digits)."""
+MAX_INT_BITS: Final = 14_000
+"""Largest integer an expression may make: about 4,200 decimal digits, within what Python
+will write as text (4,300), so any number an expression makes can be stored as JSON."""
 _ELEMENT: Final = 8
 """What one element of a container (or one number) weighs."""
 
@@ -107,6 +109,14 @@ class TooLarge(LimitExceeded):
         super().__init__(
             f"{what} would be larger than the expression size limit ({max_size:,} bytes; "
             "WIREWORK_EXPRESSION_MAX_SIZE)"
+        )
+
+
+class NumberTooLarge(LimitExceeded):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} would be a number of more than {MAX_INT_BITS:,} bits (about 4,200 digits), "
+            "the largest an expression may make"
         )
 
 
@@ -192,7 +202,7 @@ class Budget:
             size = len(value)
         elif kind is int:
             if value.bit_length() > MAX_INT_BITS:
-                raise TooLarge(f"a number of more than {MAX_INT_BITS:,} bits", self.max_size)
+                raise NumberTooLarge(what)
             return value
         else:
             size = self.size(value)
@@ -304,7 +314,7 @@ def check_repeat(budget: Budget, left: Any, right: Any) -> None:
     """`*`: a sequence repeated, or two integers multiplied."""
     if type(left) is int and type(right) is int:
         if left.bit_length() + right.bit_length() > MAX_INT_BITS:
-            raise TooLarge(f"a number of more than {MAX_INT_BITS:,} bits", budget.max_size)
+            raise NumberTooLarge("the result of '*'")
         return
     for seq, times in ((left, right), (right, left)):
         if isinstance(seq, str | bytes | bytearray | list | tuple) and type(times) is int and times > 0:
@@ -319,7 +329,7 @@ def check_power(budget: Budget, left: Any, right: Any) -> None:
         and right > 0
         and (left.bit_length() - 1) * right > MAX_INT_BITS
     ):
-        raise TooLarge(f"the result of '**' (a number of more than {MAX_INT_BITS:,} bits)", budget.max_size)
+        raise NumberTooLarge("the result of '**'")
 
 
 _PRINTF: Final = re.compile(

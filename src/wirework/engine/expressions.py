@@ -51,7 +51,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.filters import make_attrgetter
 from jinja2.runtime import ChainableUndefined, Context, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
-from jinja2.utils import _PassArg, generate_lorem_ipsum, pass_context, pass_environment
+from jinja2.utils import Namespace, _PassArg, generate_lorem_ipsum, pass_context, pass_environment
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
@@ -190,6 +190,7 @@ EMPTY_NODES: Final = NodesView({}, {}, {})
 _ITERATE: Final = "@iterate"
 _TOUCH: Final = "@touch"
 _MADE: Final = "@made"
+_NAMESPACE: Final = "@namespace"
 """Internal filters the instrumented code calls; '@' cannot be typed in a filter name."""
 
 
@@ -203,6 +204,33 @@ class _Instrument(NodeTransformer):
 
     def _wrap(self, node: nodes.Node, name: str) -> nodes.Filter:
         return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno, environment=self.environment)
+
+    def visit_Assign(self, node: nodes.Assign) -> nodes.Node:
+        self.generic_visit(node)
+        if isinstance(node.target, nodes.NSRef):  # {% set ns.attr = value %}
+            node.node = self._into_namespace(node.node, node.target)
+        return node
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock) -> nodes.Node:
+        self.generic_visit(node)
+        if isinstance(node.target, nodes.NSRef):  # {% set ns.attr %}...{% endset %}
+            # The block's text (or the block's own filter of it) goes through the check.
+            node.filter = self._into_namespace(node.filter, node.target)
+        return node
+
+    def _into_namespace(self, value: nodes.Node | None, target: nodes.NSRef) -> nodes.Filter:
+        namespace = nodes.Name(target.name, "load", lineno=target.lineno, environment=self.environment)
+        attr = nodes.Const(target.attr, lineno=target.lineno, environment=self.environment)
+        return nodes.Filter(
+            value,
+            _NAMESPACE,
+            [namespace, attr],
+            [],
+            None,
+            None,
+            lineno=target.lineno,
+            environment=self.environment,
+        )
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -271,6 +299,22 @@ def _made(context: Context, value: Any) -> Any:
     return active_budget().made(value)
 
 
+@pass_context
+def _namespace_value(context: Context, value: Any, namespace: Any, attr: str) -> Any:
+    """Before `{% set ns.attr = value %}`: the namespace, with the value in it, must stay
+    within the size limit (it is one value: `{{ ns }}` writes all of it)."""
+    budget = active_budget()
+    budget.made(value)
+    if isinstance(namespace, Namespace):
+        attrs = namespace._Namespace__attrs
+        total = budget.size(namespace) + budget.size(value)
+        if attr in attrs:
+            total -= budget.size(attrs[attr])
+        if total > budget.max_size:
+            raise TooLarge("the namespace", budget.max_size)
+    return value
+
+
 # -- Filters and tests, each counted and checked -------------------------------------------------
 
 _Check = Callable[[Budget, Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -291,6 +335,17 @@ def _check_join(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[
     return strings if attribute is None else pieces
 
 
+def _check_groupby(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`groupby(attr, default)` keys every element lacking `attr` with `default`, lower-cased
+    (a copy each) unless case-sensitive: as many copies as elements."""
+    default = arg(args, kwargs, 1, "default", None)
+    if default is None:
+        return _UNCHANGED
+    pieces = list(value)
+    budget.allow(len(pieces) * budget.size(default), "the keys of 'groupby'")
+    return pieces
+
+
 def _check_batch(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if arg(args, kwargs, 1, "fill_with", None) is not None:
         check_count(budget, arg(args, kwargs, 0, "linecount", 0), "the 'batch' size")
@@ -299,8 +354,13 @@ def _check_batch(budget: Budget, value: Any, args: tuple[Any, ...], kwargs: dict
 
 _CONSTANT_TIME: Final = frozenset({"length", "count", "first", "default", "d", "random", "attr"})
 """Filters that do not read their whole input: charged one step, not its length."""
-_PER_CHARACTER: Final = frozenset({"wordwrap", "title", "urlize", "urlencode", "striptags", "wordcount"})
-"""Filters that do Python-level work per character: charged a step per character."""
+_PER_CHARACTER: Final = frozenset(
+    {"wordwrap", "title", "urlize", "urlencode", "striptags", "wordcount"}
+    | {"list", "sort", "unique", "batch", "slice", "groupby", "join", "min", "max", "sum"}
+    | {"map", "select", "reject", "selectattr", "rejectattr"}
+)
+"""Filters that, given text, do Python-level work per character or make an element of each:
+charged a step per character (before they run, so a long text cannot become a huge list)."""
 
 _FILTER_CHECKS: Final[dict[str, _Check]] = {
     "center": lambda b, v, a, k: check_width(b, arg(a, k, 0, "width", 80), "the 'center' width"),
@@ -317,6 +377,7 @@ _FILTER_CHECKS: Final[dict[str, _Check]] = {
         arg(a, k, 2, "count", None),
     ),
     "join": _check_join,
+    "groupby": _check_groupby,
     "batch": _check_batch,
     "slice": lambda b, v, a, k: check_count(b, arg(a, k, 0, "slices", 0), "the number of slices"),
     "urlize": lambda b, v, a, k: check_urlize(
@@ -433,6 +494,10 @@ def _sum(environment: _Environment, iterable: Any, attribute: Any = None, start:
     return out if kind is list else tuple(out)
 
 
+_MAX_INDENT: Final = 64
+"""Each line of indented JSON repeats the indent once per level: a long one multiplies."""
+
+
 def _json_text(value: Any, indent: int | str | None, *, compact: bool, sort_keys: bool = False) -> str:
     """JSON text; with an indent it is written piecewise and refused once too large."""
     separators = (",", ":") if compact and indent is None else None
@@ -440,7 +505,9 @@ def _json_text(value: Any, indent: int | str | None, *, compact: bool, sort_keys
         return _json.dumps(
             value, ensure_ascii=False, default=_jsonable, separators=separators, sort_keys=sort_keys
         )
-    check_width(active_budget(), indent, "the JSON indent")
+    width = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
+    if width > _MAX_INDENT:
+        raise LimitExceeded(f"a JSON indent of more than {_MAX_INDENT} characters is not supported")
     stream = CappedText(active_budget(), "the JSON text")
     encoder = _json.JSONEncoder(ensure_ascii=False, indent=indent, default=_jsonable, sort_keys=sort_keys)
     for piece in encoder.iterencode(value):
@@ -500,10 +567,14 @@ def _check_method(
         budget.allow(length if type(length) is int else 0, "the result of 'to_bytes'")
     elif isinstance(owner, datetime | date | time) and name == "strftime":
         check_strftime(budget, arg(args, kwargs, 0, "format", ""))
+    elif isinstance(owner, type) and issubclass(owner, datetime | date | time) and name == "strptime":
+        pattern = arg(args, kwargs, 1, "format", "")  # compiled to a regular expression
+        budget.allow(256 * len(pattern) if isinstance(pattern, str) else 0, "the strptime format")
     return args
 
 
 _NUMBERS: Final = frozenset({int, float, bool})
+_RESULT_OF: Final = {op: f"the result of '{op}'" for op in ("+", "-", "*", "/", "//", "%", "**")}
 _FORMAT_STEPS: Final = 10
 """str.format runs Python's string.Formatter: about ten loop turns' time per call."""
 
@@ -545,6 +616,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         self.filters[_ITERATE] = _iterate
         self.filters[_TOUCH] = _touch
         self.filters[_MADE] = _made
+        self.filters[_NAMESPACE] = _namespace_value
         self.tests = {
             name: _guard_test(name, cast(Callable[..., Any], func)) for name, func in self.tests.items()
         }
@@ -588,7 +660,7 @@ class _Environment(ImmutableSandboxedEnvironment):
             elif operator == "**":
                 check_power(budget, left, right)
             result = self.binop_table[operator](left, right)
-            return budget.made(result) if type(result) is int else result
+            return budget.made(result, _RESULT_OF[operator]) if type(result) is int else result
         budget.touch(left, right)
         if operator == "*":
             check_repeat(budget, left, right)
@@ -596,18 +668,24 @@ class _Environment(ImmutableSandboxedEnvironment):
             check_power(budget, left, right)
         elif operator == "%":
             check_printf(budget, left, right)
-        return budget.made(self.binop_table[operator](left, right), f"the result of '{operator}'")
+        return budget.made(self.binop_table[operator](left, right), _RESULT_OF[operator])
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         budget = active_budget()
         if not __self.is_safe_callable(__obj):
             raise SecurityError(f"{__obj!r} is not safely callable")
-        owner = getattr(__obj, "__self__", None) if isinstance(__obj, BuiltinMethodType) else None
+        owner = __obj.__self__ if isinstance(__obj, BuiltinMethodType | MethodType) else None
         budget.touch(owner, *args, *kwargs.values())
         if any(isinstance(value, Iterator) for value in args):
             args = tuple(budget.counted(v) if isinstance(v, Iterator) else v for v in args)
         if isinstance(__obj, Macro):
             budget.charge(MACRO_STEPS)
+        if len(args) + len(kwargs) > 1:
+            # What keeps its arguments (a macro's varargs and kwargs, cycler) makes one value of
+            # them all.
+            total = sum(budget.size(value) for value in (*args, *kwargs.values()))
+            if total > budget.max_size:
+                raise TooLarge("the arguments of a call", budget.max_size)
         if owner is not None:
             args = _check_method(budget, owner, __obj.__name__, args, kwargs)
         return budget.made(__context.call(__obj, *args, **kwargs))
