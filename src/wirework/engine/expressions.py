@@ -195,9 +195,10 @@ _NAMESPACE: Final = "@namespace"
 
 
 class _Instrument(NodeTransformer):
-    """Rewrites a parsed template so loop turns, comparisons, slices, `~` and literals with
-    computed parts go through the budget: `{% for x in xs %}` becomes
-    `{% for x in xs|@iterate %}`, `a in b` becomes `a|@touch in b|@touch`, and so on."""
+    """Rewrites a parsed template so loop turns, comparisons, slices, `~`, literals with
+    computed parts and namespace assignments go through the budget: `{% for x in xs %}`
+    becomes `{% for x in xs|@iterate %}`, `a in b` becomes `a|@touch in b|@touch`,
+    `{% set ns.a = v %}` becomes `{% set ns.a = v|@namespace(ns, 'a') %}`, and so on."""
 
     def __init__(self, environment: _Environment) -> None:
         self.environment = environment
