@@ -91,3 +91,19 @@ async def test_two_workflows_triggering_each_other_stop_at_the_cycle_with_a_visi
     assert heard["status"] == "completed"
     assert refused["status"] == "failed" and refused["started_at"] is None
     assert "cycle" in refused["error"] and "Not started" in refused["error"]
+
+
+async def test_a_heavy_filter_is_stopped_by_its_small_budget_and_does_not_match(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """A filter renders inside the emitting write, on the event loop: it gets a budget of its own
+    (10,000 steps), far below a node's, so an author cannot stall the server through it."""
+    ann = await signup(client, "ann")
+    heavy = "{% for a in range(200) %}{% for b in range(200) %}{% endfor %}{% endfor %}"
+    stalled = await listener(client, ann, "workflow.completed", heavy + "{{ true }}")
+    light = await listener(client, ann, "workflow.completed", "{{ json.workflow_name == 'Source' }}")
+    source = await create(client, ann, chain(TRIGGER, node("ok", "core.noop")), name="Source")
+    await run(client, ann, source)
+    await app.state.executor.drain()
+    assert await runs_of(client, ann, stalled) == []
+    assert len(await runs_of(client, ann, light)) == 1

@@ -288,9 +288,10 @@ def active_budget() -> Budget:
     return budget if budget is not None else Budget(_limits)
 
 
-def start_render() -> Token[Budget | None]:
-    """Give the render that starts now a fresh budget (undo with `end_render`)."""
-    return _ACTIVE.set(Budget(_limits))
+def start_render(limits: ExpressionLimits | None = None) -> Token[Budget | None]:
+    """Give the render that starts now a fresh budget, of `limits` or the process's (undo
+    with `end_render`)."""
+    return _ACTIVE.set(Budget(limits or _limits))
 
 
 def end_render(token: Token[Budget | None]) -> None:

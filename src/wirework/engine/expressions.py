@@ -62,6 +62,7 @@ from wirework.engine.expression_limits import (
     MACRO_STEPS,
     Budget,
     CappedText,
+    ExpressionLimits,
     LimitExceeded,
     TooLarge,
     active_budget,
@@ -885,16 +886,18 @@ def _render(value: Any, context: Mapping[str, Any], path: str) -> Any:
     return [_render(v, context, f"{path}[{i}]") if has_expressions(v) else v for i, v in enumerate(value)]
 
 
-def render_value(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
+def render_value(
+    value: Any, context: Mapping[str, Any], path: str = "", limits: ExpressionLimits | None = None
+) -> Any:
     """Render every expression inside `value` for one item; other values come back as-is.
 
     Containers without expressions are returned without copying. Raises ExpressionError
     naming the parameter path (`fields.total`, `rules[2].condition`). All the expressions
-    in `value` share one budget (see `expression_limits`).
+    in `value` share one budget (see `expression_limits`): `limits`, or the process's.
     """
     if not has_expressions(value):
         return value
-    token = start_render()
+    token = start_render(limits)
     try:
         return _render(value, context, path)
     finally:

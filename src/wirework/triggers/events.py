@@ -12,12 +12,13 @@ from __future__ import annotations
 import fnmatch
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from sqlalchemy import Connection, Row, bindparam, select
 
 from wirework.engine import executions
+from wirework.engine.expression_limits import ExpressionLimits
 from wirework.engine.expressions import EMPTY_NODES, expression_context, render_value
 from wirework.engine.models import ExecutionStatus, TriggerType
 from wirework.triggers import event_names
@@ -36,6 +37,11 @@ _SUBSCRIBED = select(
 )
 
 
+FILTER_LIMITS: Final = ExpressionLimits(max_steps=10_000, max_size=100_000)
+"""An event filter renders inside the emitting write, on the event loop, once per listener:
+it gets a small budget (a comparison needs a few dozen steps), so no filter can stall it."""
+
+
 def _matches(trigger: Row[Any], name: str, payload: dict[str, Any]) -> bool:
     if not fnmatch.fnmatchcase(name, trigger.event):
         return False
@@ -52,7 +58,7 @@ def _matches(trigger: Row[Any], name: str, payload: dict[str, Any]) -> bool:
         now=datetime.now(UTC),
     )
     try:
-        return bool(render_value(trigger.filter, context, "filter"))
+        return bool(render_value(trigger.filter, context, "filter", FILTER_LIMITS))
     except Exception as exc:  # a broken filter must not break the emitter
         log.warning("event_filter_failed", workflow_id=str(trigger.workflow_id), error=str(exc))
         return False
