@@ -159,6 +159,9 @@ def syscall(name, *args):
 attempt("unshare_user", lambda: syscall("unshare", 0x10000000))
 attempt("mount", lambda: syscall("mount", b"none", b"/tmp", b"tmpfs", 0, None))
 attempt("fork", lambda: os.fork())
+attempt("memfd", lambda: os.memfd_create("hidden-memory"))
+for where in ("/", "/dev/", "/dev/shm/"):
+    attempt("write " + where, lambda: open(where + "x", "w"))
 open("/tmp/left-behind", "w").write("x")
 seen["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 seen["root"] = sorted(os.listdir("/"))
@@ -167,7 +170,7 @@ return seen
     seen = await bare(probe, sandbox.SandboxPolicy(private_paths=(str(data_dir),)))
     for name in (
         "key", "database", "server_files", "server_environ", "signal_server", "postgres", "public_net",
-        "write_system", "unshare_user", "mount", "fork",
+        "write_system", "unshare_user", "mount", "fork", "memfd", "write /", "write /dev/", "write /dev/shm/",
     ):  # fmt: skip
         assert seen[name][0] == "refused", (name, seen[name])
     assert "FileNotFoundError" in seen["key"][1] and "FileNotFoundError" in seen["database"][1]

@@ -46,6 +46,9 @@ attempt("data_dir", lambda: os.listdir({data!r}))
 attempt("server_environ", lambda: open("/proc/{{}}/environ".format(PARENT), "rb").read())
 attempt("postgres", lambda: socket.create_connection(("127.0.0.1", 5432), 2))
 attempt("fork", lambda: os.fork())
+attempt("memfd", lambda: os.memfd_create("hidden-memory"))
+for where in ("/", "/dev/", "/dev/shm/"):
+    attempt("write " + where, lambda: open(where + "x", "w"))
 libc = ctypes.CDLL(None, use_errno=True)
 seen["unshare_result"] = libc.unshare(0x10000000)
 seen["uid"] = os.getuid()
@@ -90,7 +93,16 @@ def test_an_unprivileged_server_keeps_its_own_files_from_a_subverted_interpreter
         shutil.rmtree(home)
     seen = report["value"]
     assert seen["uid"] == 65534  # the server's own user: no root to drop from
-    for name in ("key", "data_dir", "server_environ", "postgres", "fork"):
+    for name in (
+        "key",
+        "data_dir",
+        "server_environ",
+        "postgres",
+        "fork",
+        "memfd",
+        "write /",
+        "write /dev/shm/",
+    ):
         assert seen[name][0] == "refused", (name, seen[name])
     assert seen["key"][1] == "FileNotFoundError"  # not hidden by a check: simply not there
     assert seen["unshare_result"] == -1  # no nested user namespace (seccomp, --disable-userns)

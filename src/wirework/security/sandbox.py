@@ -216,6 +216,8 @@ _SECCOMP_DENIED: Final = (
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "syslog",
     "perf_event_open", "bpf", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
     "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at",
+    # Memory the address-space limit does not count.
+    "memfd_create", "memfd_secret", "shmget", "mq_open",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
     "reboot", "swapon", "swapoff", "acct", "quotactl", "personality",
 )  # fmt: skip
@@ -703,7 +705,9 @@ def _bwrap_command(roots: Sequence[str], as_root: bool, seccomp_fd: int) -> list
     private_tmp = "/tmp"  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's /tmp
     for scratch in (private_tmp, SANDBOX_WORKDIR):
         args += ["--perms", "1777", "--size", str(SCRATCH_LIMIT_BYTES), "--tmpfs", scratch]
-    args += ["--chdir", SANDBOX_WORKDIR]
+    # Nothing else is writable: not the root bubblewrap builds (the sandbox user's own without
+    # root), nor /dev and /dev/shm, which are tmpfs without a size limit.
+    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", SANDBOX_WORKDIR]
     args += ["--seccomp", str(seccomp_fd)]
     return args
 
