@@ -106,6 +106,7 @@ def serve(
     import uvicorn
 
     from wirework.app import create_app
+    from wirework.http_protocol import BoundedHeadProtocol
 
     settings = _settings()
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
@@ -136,7 +137,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHeadProtocol,  # httptools, with a limit on the request head
         access_log=False,
         log_level="warning",
         proxy_headers=False,  # X-Forwarded-* only from WIREWORK_TRUSTED_PROXIES (the app resolves them)
