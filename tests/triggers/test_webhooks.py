@@ -509,3 +509,23 @@ async def test_webhook_limits_hold_across_servers(
         assert (await client.post("/webhook/limited", json={})).status_code == 202
         refused = await other.post("/webhook/limited", json={})
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+
+
+async def test_a_respond_node_answers_only_statuses_that_end_the_request(client: httpx.AsyncClient) -> None:
+    """1xx would switch protocols (a proxy would then tunnel what follows) and is refused on save;
+    204 and 304 are answered without the body the workflow gave."""
+    ann = await signup(client, "ann")
+    for status in (101, 100, 103):
+        bad = node("respond", "core.respond_webhook", {"status": status})
+        saved = await client.post(
+            "/api/v1/workflows",
+            json={"name": "x", "definition": chain(webhook(f"s{status}", response_mode="respond_node"), bad)},
+            headers=ann.headers,
+        )
+        assert saved.status_code == 422, saved.text
+    for status in (204, 304):
+        empty = node("respond", "core.respond_webhook", {"status": status, "body": {"ignored": True}})
+        hook = webhook(f"e{status}", method="GET", response_mode="respond_node")
+        await active_workflow(client, ann, hook, empty, name=f"e{status}")
+        answer = await client.get(f"/webhook/e{status}")
+        assert answer.status_code == status and answer.content == b""

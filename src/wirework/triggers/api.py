@@ -185,6 +185,12 @@ def _response(answer: dict[str, Any], execution_id: uuid.UUID, *, allow_cookies:
     headers["X-Wirework-Execution"] = str(execution_id)
     body = answer.get("body")
     code = int(answer.get("status") or 200)
+    if not 200 <= code <= 599:  # a 1xx would switch protocols or confuse a proxy about the answer
+        raise BadGateway(
+            f"The workflow answered with status {code}, outside 200-599 (execution {execution_id})."
+        )
+    if code in (204, 304):  # no body, whatever the workflow gave
+        return Response(status_code=code, headers=headers)
     if isinstance(body, str | bytes) and any(k.lower() == "content-type" for k in headers):
         return Response(body, status_code=code, headers=headers)
     return Response(

@@ -77,7 +77,13 @@ class Webhook(TriggerNode):
 
 
 class RespondWebhookParameters(NodeParameters):
-    status: int = Field(200, ge=100, le=599, description="HTTP status code.")
+    status: int = Field(
+        200,
+        ge=200,
+        le=599,
+        description="HTTP status code (200-599; 1xx would switch or confuse the connection). "
+        "204 and 304 answers carry no body.",
+    )
     headers: dict[str, Any] = Field(
         default_factory=dict, description="Response headers (values become text)."
     )
