@@ -321,3 +321,22 @@ def test_inputs_larger_than_the_limit_can_still_be_read(limits: SetLimits) -> No
 
 def test_limits_default_to_the_documented_values() -> None:
     assert current_limits() == ExpressionLimits(max_steps=1_000_000, max_size=10_000_000)
+
+
+def test_an_expression_too_costly_to_compile_is_refused_before_compiling() -> None:
+    """Compiling is outside a render's budget, and its cost grows with the expression's tokens:
+    a 600 KB list literal held the event loop for 12 s. Such a string is refused, quickly."""
+    from jinja2 import TemplateSyntaxError
+
+    from wirework.engine.expressions import MAX_TEMPLATE_TOKENS, compile_template
+
+    for source in (
+        "{{ [" + ",".join(["1"] * 300_000) + "] | length }}",
+        "{{ 1 }}" * 50_000,
+        "{{ " + " ~ ".join(["'a'"] * 20_000) + " }}",
+    ):
+        with pytest.raises(TemplateSyntaxError, match=f"more than {MAX_TEMPLATE_TOKENS:,}"):
+            compile_template(source)
+    # Long text around a few expressions is fine: plain text costs nothing to compile.
+    page = "<p>hello</p>" * 20_000 + "{{ json.name }}"
+    assert compile_template(page) is not None

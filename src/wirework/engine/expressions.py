@@ -810,9 +810,36 @@ def _single_expression(source: str) -> str | None:
     return match.group(1) if openers == ["variable_begin"] else None
 
 
+MAX_TEMPLATE_TOKENS: Final = 2_000
+"""Tokens (names, operators, literals; not plain text) one parameter string may hold. Compiling
+is outside a render's budget and its cost grows with the tokens (a 600 KB list literal took
+12 s on the event loop); 2,000 tokens compile in about 50 ms."""
+MAX_TEMPLATE_CHARS: Final = 1_000_000
+"""Length of one parameter string with expressions (plain text around them is cheap)."""
+
+
+def _check_template_cost(source: str) -> None:
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateSyntaxError(
+            f"the text holding this expression is longer than {MAX_TEMPLATE_CHARS:,} characters", 1
+        )
+    tokens = 0
+    for _, kind, _ in ENVIRONMENT.lex(source):  # stops early: lexing is lazy
+        if kind != "data":
+            tokens += 1
+            if tokens > MAX_TEMPLATE_TOKENS:
+                raise TemplateSyntaxError(
+                    f"the expression is too long: more than {MAX_TEMPLATE_TOKENS:,} names, operators and "
+                    "values; split it over several fields or nodes, or use a Code node",
+                    1,
+                )
+
+
 @lru_cache(maxsize=4096)
 def compile_template(source: str) -> CompiledTemplate:
-    """Compile (once, cached) a parameter string; raises jinja2.TemplateSyntaxError."""
+    """Compile (once, cached) a parameter string; raises jinja2.TemplateSyntaxError, also for one
+    too costly to compile (MAX_TEMPLATE_TOKENS, MAX_TEMPLATE_CHARS)."""
+    _check_template_cost(source)
     inner = _single_expression(source)
     if inner is not None:
         return CompiledTemplate(source, ENVIRONMENT.compile_expression(inner, False), None)
