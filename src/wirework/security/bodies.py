@@ -28,8 +28,13 @@ from typing import Any
 from wirework.errors import BadRequest
 
 MAX_JSON_DEPTH = 28
+MAX_JSON_VALUES = 200_000
+"""Values (array elements, object members, containers) one body may hold. Decoding holds the
+GIL in C, so a thread would not spare the event loop: 2.6 million `[]` in 8 MB held it for
+seconds per call. 200,000 decode in about 0.1 s."""
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_NOT_VALUE_MARK = bytes(b for b in range(256) if b not in b'[{,"')
 _STEP = [0] * 256
 _STEP[ord("[")] = _STEP[ord("{")] = 1
 _STEP[ord("]")] = _STEP[ord("}")] = -1
@@ -39,8 +44,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def parse_json(body: bytes) -> Any:
     """The JSON value of `body`, or BadRequest saying what is wrong with it."""
-    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _depth(body) > MAX_JSON_DEPTH:
+    containers = body.count(b"[") + body.count(b"{")
+    if containers > MAX_JSON_DEPTH and _depth(body) > MAX_JSON_DEPTH:
         raise _invalid(f"it nests deeper than {MAX_JSON_DEPTH} levels")
+    if containers + body.count(b",") > MAX_JSON_VALUES and _values(body) > MAX_JSON_VALUES:
+        raise _invalid(f"it holds more than {MAX_JSON_VALUES:,} values; send it in parts")
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -93,6 +101,14 @@ def _depth(body: bytes) -> int:
     structure = unescaped.translate(None, _NOT_STRUCTURE)
     outside = b"".join(structure.split(b'"')[::2])
     return max(accumulate(map(_STEP.__getitem__, outside)), default=0)
+
+
+def _values(body: bytes) -> int:
+    """Commas and opening brackets outside strings: about the number of values (see `_depth`)."""
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = unescaped.translate(None, _NOT_VALUE_MARK)
+    outside = b"".join(structure.split(b'"')[::2])
+    return len(outside)
 
 
 def _no_constant(name: str) -> Any:
