@@ -51,6 +51,9 @@ async def test_completed_and_failed_events_start_listeners_with_matching_filters
 
     heard = await runs_of(client, ann, on_done)
     assert len(heard) == 1 and heard[0]["trigger_type"] == "event"
+    [source_run] = await runs_of(client, ann, source)
+    assert heard[0]["root_execution_id"] == source_run["id"] and heard[0]["chain_depth"] == 1
+    assert source_run["root_execution_id"] is None and source_run["chain_depth"] == 0
     detail = (await client.get(f"/api/v1/executions/{heard[0]['id']}", headers=ann.headers)).json()
     item = next(n for n in detail["nodes"] if n["node_id"] == "note")["output_data"]["main"][0]
     assert (

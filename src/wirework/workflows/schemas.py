@@ -123,6 +123,11 @@ class ExecutionOut(ORM):
     resume_at: datetime | None
     parent_execution_id: uuid.UUID | None
     retry_of: uuid.UUID | None
+    root_execution_id: uuid.UUID | None = Field(
+        description="First run of the chain (sub-workflows, events, error workflows) that started "
+        "this one; null when this run is the first."
+    )
+    chain_depth: int = Field(description="Links between the chain's first run and this one (0: the first).")
 
 
 class NodeRunOut(ORM):
