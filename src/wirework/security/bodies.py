@@ -94,21 +94,22 @@ def _holds_surrogate(value: Any) -> bool:
 
 def _depth(body: bytes) -> int:
     """How deep the brackets outside strings nest (exact for valid JSON; for anything else the
-    decoder refuses it anyway). Escapes go first (a backslash only occurs in strings, and `\\\\`
-    before `\\"`), then every other character but quotes and brackets; what is left between
-    quotes was inside strings."""
-    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    structure = unescaped.translate(None, _NOT_STRUCTURE)
-    outside = b"".join(structure.split(b'"')[::2])
+    decoder refuses it anyway)."""
+    outside = _outside_strings(body, _NOT_STRUCTURE)
     return max(accumulate(map(_STEP.__getitem__, outside)), default=0)
 
 
 def _values(body: bytes) -> int:
-    """Commas and opening brackets outside strings: about the number of values (see `_depth`)."""
+    """Commas and opening brackets outside strings: about the number of values."""
+    return len(_outside_strings(body, _NOT_VALUE_MARK))
+
+
+def _outside_strings(body: bytes, dropped: bytes) -> bytes:
+    """The characters of `body` outside strings, less those in `dropped` (which keeps quotes).
+    Escapes go first (a backslash only occurs in strings, and `\\\\` before `\\"`), then the
+    dropped characters; what is left between quotes was inside strings."""
     unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    structure = unescaped.translate(None, _NOT_VALUE_MARK)
-    outside = b"".join(structure.split(b'"')[::2])
-    return len(outside)
+    return b"".join(unescaped.translate(None, dropped).split(b'"')[::2])
 
 
 def _no_constant(name: str) -> Any:
