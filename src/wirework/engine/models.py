@@ -55,6 +55,14 @@ class Execution(IdMixin, OrgOwnedMixin, Base):
     __table_args__ = (
         Index("ix_executions_status_lease", "status", "lease_expires_at"),
         Index("ix_executions_workflow_created", "workflow_id", "created_at"),
+        # Keyset pages of the executions list, newest first, per filter the API offers.
+        Index("ix_executions_org_id_id", "org_id", "id"),
+        Index("ix_executions_org_status_id", "org_id", "status", "id"),
+        Index("ix_executions_org_workflow_id", "org_id", "workflow_id", "id"),
+        # Deleting a run clears these references on other rows: without an index, a full scan each.
+        Index("ix_executions_parent_execution_id", "parent_execution_id"),
+        Index("ix_executions_retry_of", "retry_of"),
+        Index("uq_executions_workflow_idempotency_key", "workflow_id", "idempotency_key", unique=True),
         {
             "comment": "One run of a workflow version. Accepting work is inserting a row here; a "
             "process claims it with a lease it renews, so a dead worker's run is picked up again.",
@@ -113,6 +121,11 @@ class Execution(IdMixin, OrgOwnedMixin, Base):
     )
     claim_failures: Mapped[int] = mapped_column(
         Integer, default=0, comment="Times a process crashed while claiming or starting it."
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(
+        String(300),
+        comment="A webhook caller's Idempotency-Key as '<webhook node id>:<key>': "
+        "a repeated call with it gets this run instead of a new one.",
     )
 
 
