@@ -175,6 +175,7 @@ def test_serve_migrates_and_answers_ready(tmp_path: Path) -> None:
         assert signup.status_code == 201
         assert (tmp_path / "data" / "wirework.db").exists()
     assert "No users yet" in output[0] and url in output[0]
+    assert output[0].splitlines()[0].endswith(f"open {url} and sign up (the first account becomes admin)")
 
 
 def _modes(data_dir: Path) -> dict[str, str]:

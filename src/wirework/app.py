@@ -44,6 +44,7 @@ log = structlog.get_logger("wirework.app")
 PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/signup"),
     ("POST", "/api/v1/auth/login"),
+    ("GET", "/api/v1/auth/status"),  # only whether any account exists, so a new instance opens on Sign up
     ("POST", "/api/v1/invitations/preview"),  # the invitee may have no account yet; the token is the key
     ("GET", "/healthz"),
     ("GET", "/readyz"),

@@ -111,12 +111,18 @@ def serve(
     settings = _settings()
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     _prepare_data_dir(settings)
-    if not no_migrate:
-        revision = _with_db(_upgrade_to_head)
-        console.print(f"database at migration [bold]{revision}[/bold]")
+    revision = None if no_migrate else _with_db(_upgrade_to_head)
     users = _with_db(_count_users)
     url = settings.effective_public_url
-    console.print(f"Wirework {__version__} on [bold]http://{settings.host}:{settings.port}[/bold]")
+    # The first line says where to go and what to do there (a new user reads no further).
+    if users == 0 and (settings.env != "production" or settings.open_signup):
+        console.print(
+            f"Wirework {__version__}: open [bold]{url}[/bold] and sign up (the first account becomes admin)"
+        )
+    else:
+        console.print(f"Wirework {__version__}: open [bold]{url}[/bold] and log in")
+    if revision is not None:
+        console.print(f"database at migration [bold]{revision}[/bold]")
     if users == 0 and settings.env == "production" and not settings.open_signup:
         console.print(
             "No users yet. Create the first one (it becomes admin and owner of the first organization):\n"

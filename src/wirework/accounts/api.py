@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from wirework.accounts import service
@@ -130,6 +131,20 @@ async def _open_session(
     )
     _set_session_cookies(response, settings, token, ttl)
     return auth, SessionOut(token=token, csrf_token=tokens.csrf_token_for(token), expires_at=auth.expires_at)
+
+
+class AuthStatus(BaseModel):
+    has_users: bool = Field(
+        description="Whether any account exists: a new instance's web UI opens on Sign up instead of Log in."
+    )
+
+
+@auth_router.get("/status", response_model=AuthStatus)
+async def auth_status(session: SessionDep) -> AuthStatus:
+    """Public, and says only whether the instance has an account yet (it tells nothing after
+    the first one is made)."""
+    first = (await session.execute(select(User.id).limit(1))).first()  # not count(*): one row is enough
+    return AuthStatus(has_users=first is not None)
 
 
 @auth_router.post(

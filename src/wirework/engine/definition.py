@@ -105,12 +105,37 @@ class WorkflowSettings(_Model):
         return value
 
 
+StickyColor = Literal["yellow", "blue", "green", "pink", "grey"]
+
+
+class StickyNote(_Model):
+    """A note on the editor's canvas: saved with the workflow, never run (the engine ignores it)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    text: str = Field("", max_length=10_000)
+    position: tuple[float, float] = (0.0, 0.0)
+    width: float = Field(240, ge=80, le=2000)
+    height: float = Field(160, ge=60, le=2000)
+    color: StickyColor = "yellow"
+
+
 class WorkflowDefinition(_Model):
     """A whole workflow. Node ids and node names are unique (expressions use names)."""
 
     nodes: list[NodeSpec] = Field(default_factory=list)
     edges: list[EdgeSpec] = Field(default_factory=list)
     settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    sticky_notes: list[StickyNote] = Field(
+        default_factory=list, max_length=200, description="Notes on the canvas; not part of the graph."
+    )
+
+    @field_validator("sticky_notes")
+    @classmethod
+    def _unique_sticky_ids(cls, notes: list[StickyNote]) -> list[StickyNote]:
+        ids = [note.id for note in notes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("sticky note ids must be unique")
+        return notes
 
     @model_validator(mode="after")
     def _unique_ids_and_names(self) -> WorkflowDefinition:

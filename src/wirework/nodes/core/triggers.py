@@ -96,7 +96,7 @@ class RespondWebhook(Node):
     type = "core.respond_webhook"
     display_name = "Respond to webhook"
     description = "Sets the webhook's HTTP answer (with response mode respond_node); items pass through."
-    category = "Triggers"
+    category = "Core"  # it ends a webhook's run, it starts nothing: not a trigger
     icon = "reply"
     Parameters = RespondWebhookParameters
 
