@@ -119,12 +119,22 @@ class StickyNote(_Model):
     color: StickyColor = "yellow"
 
 
+PinnedOutputs = dict[str, list[dict[str, Any]]]
+"""Output name → items: what a pinned node gives instead of running."""
+
+
 class WorkflowDefinition(_Model):
     """A whole workflow. Node ids and node names are unique (expressions use names)."""
 
     nodes: list[NodeSpec] = Field(default_factory=list)
     edges: list[EdgeSpec] = Field(default_factory=list)
     settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    pinned: dict[str, PinnedOutputs] = Field(
+        default_factory=dict,
+        description="Node id → the outputs it gives instead of running, in manual runs and test "
+        "calls from the editor only; production runs (webhooks, schedules, events, sub-workflows) "
+        "never use them.",
+    )
     sticky_notes: list[StickyNote] = Field(
         default_factory=list, max_length=200, description="Notes on the canvas; not part of the graph."
     )
@@ -165,6 +175,16 @@ class WorkflowDefinition(_Model):
                 )
             else:
                 seen_names[node.name] = node.id
+        for node_id in self.pinned:
+            if node_id not in seen_ids:
+                problems.append(
+                    {
+                        "node_id": node_id,
+                        "field": "pinned",
+                        "code": "unknown_node",
+                        "message": f"pinned data for node {node_id!r}, which is not in the workflow",
+                    }
+                )
         if problems:
             raise PydanticCustomError(
                 "duplicate_node", "{detail}", {"detail": problems[0]["message"], "problems": problems}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from wirework.deps import SessionDep
 from wirework.engine import executions
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
 from wirework.engine.nodes import NodeRegistry
-from wirework.errors import Conflict
+from wirework.errors import Conflict, ValidationFailed
 from wirework.problems import problem_responses
 from wirework.queue.waiting import Completions
 from wirework.security.vault import Vault
@@ -380,9 +381,25 @@ async def run_workflow(
     org_id: ActiveOrgId,
     session: SessionDep,
 ) -> Execution:
-    """Start an execution with the given input items; answers at once unless `wait_s` is set."""
+    """Start an execution with the given input items; answers at once unless `wait_s` is set.
+    With `definition`, the editor's draft runs and nothing is saved. Pinned outputs saved in the
+    definition apply (manual runs only; `pinned` adds to them)."""
     _writer(principal)
     workflow = await get_scoped(session, Workflow, workflow_id, org_id)
+    registry = _registry(request)
+    if body.definition is not None:
+        await asyncio.to_thread(service.check_definition, body.definition, registry)
+    reuse = None
+    if body.reuse_execution is not None:
+        reuse = await get_scoped(session, Execution, body.reuse_execution, org_id)
+        if reuse.workflow_id != workflow.id:
+            raise ValidationFailed(
+                "reuse_execution is an execution of another workflow",
+                errors=[
+                    {"loc": ["body", "reuse_execution"], "msg": "another workflow's", "type": "value_error"}
+                ],
+            )
+    _check_start(body.start_node, body.definition)
     execution = await service.start_run(
         session,
         workflow,
@@ -391,6 +408,9 @@ async def run_workflow(
         pinned=body.pinned,
         start=body.start_node,
         user_id=principal.user.id,
+        draft=body.definition,
+        reuse=reuse,
+        registry=registry,
     )
     completions: Completions = request.app.state.platform.completions
     finished = completions.expect(execution.id) if body.wait_s else None
@@ -400,6 +420,18 @@ async def run_workflow(
         await completions.wait(request.app.state.db, execution.id, body.wait_s, finished, runs_here=runs_here)
         await session.refresh(execution)
     return execution
+
+
+def _check_start(start: str | None, definition: dict[str, Any] | None) -> None:
+    """422 when a draft run names a start node the draft does not have."""
+    if start is None or definition is None:
+        return
+    nodes = definition.get("nodes") or []
+    if not any(start in (n.get("id"), n.get("name")) for n in nodes):
+        raise ValidationFailed(
+            f"Node {start!r} is not in the definition.",
+            errors=[{"loc": ["body", "start_node"], "msg": "unknown node", "type": "not_found"}],
+        )
 
 
 # ---------------------------------------------------------------- executions

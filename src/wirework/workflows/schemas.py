@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from wirework.engine.models import ExecutionStatus, NodeRunStatus, TriggerType
 from wirework.workflows.models import VariableScope, VariableType
@@ -97,6 +97,17 @@ class RunRequest(BaseModel):
         None, description="Run from this node instead of the trigger."
     )
     version: Annotated[int, Field(ge=1)] | None = Field(None, description="Default: the current version.")
+    definition: Definition | None = Field(
+        None,
+        description="Run this (unsaved) definition instead of a version, as the editor does: nothing "
+        "is saved or published, and the active workflow's triggers keep the current version. The "
+        "workflow needs a saved version all the same (executions point at one).",
+    )
+    reuse_execution: uuid.UUID | None = Field(
+        None,
+        description="With start_node: reuse the outputs this earlier execution's nodes before "
+        "start_node made, and run start_node and what follows it.",
+    )
     wait_s: Annotated[float, Field(ge=0, le=60)] = Field(
         0, description="Wait up to this many seconds for the execution to end before answering."
     )
@@ -128,6 +139,20 @@ class ExecutionOut(ORM):
         "this one; null when this run is the first."
     )
     chain_depth: int = Field(description="Links between the chain's first run and this one (0: the first).")
+    is_draft: bool = Field(
+        False,
+        validation_alias=AliasChoices("is_draft", "options"),
+        description="The run used an unsaved definition from the editor (a manual run of a draft "
+        "or a test call), not a saved version.",
+    )
+
+    @field_validator("is_draft", mode="before")
+    @classmethod
+    def _draft_from_options(cls, value: Any) -> Any:
+        # Read from the execution row's options, where a draft run keeps its definition.
+        if value is None or isinstance(value, dict):
+            return bool(value and "definition" in value)
+        return value
 
 
 class NodeRunOut(ORM):

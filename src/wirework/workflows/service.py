@@ -165,6 +165,13 @@ async def last_runs(session: AsyncSession, workflow_ids: list[uuid.UUID]) -> dic
     return {e.workflow_id: e for e in rows.scalars()}
 
 
+def editor_pins(definition: dict[str, Any], *, start: str | None = None) -> dict[str, Any]:
+    """The pinned outputs saved in a definition, for a run started from the editor (a manual run
+    or a test call). A test call's own trigger node is never pinned: the call is its input."""
+    pins = definition.get("pinned") or {}
+    return {node_id: outputs for node_id, outputs in pins.items() if node_id != start}
+
+
 async def start_run(
     session: AsyncSession,
     workflow: Workflow,
@@ -177,15 +184,31 @@ async def start_run(
     trigger_type: TriggerType = TriggerType.manual,
     parent_execution_id: uuid.UUID | None = None,
     draft: dict[str, Any] | None = None,
+    reuse: Execution | None = None,
+    registry: NodeRegistry | None = None,
 ) -> Execution:
-    """Accept a run of `version` (default: current); `draft` runs an unsaved definition instead."""
+    """Accept a run of `version` (default: current); `draft` runs an unsaved definition instead
+    (the version stays as it is: nothing is published). Pinned outputs saved in the definition
+    apply to manual runs and drafts only (the editor's runs), under `pinned` given here; a
+    production run (a trigger's, which passes neither) never uses them. `reuse` (with `start`)
+    takes the outputs that earlier execution's nodes before `start` made, so only `start` and
+    what follows it run again."""
     chosen = await get_version(session, workflow, version)
+    definition = draft if draft is not None else chosen.definition
     options: dict[str, Any] = {}
     if draft is not None:
         options["definition"] = draft
+    if trigger_type == TriggerType.manual or draft is not None:
+        pinned = {**editor_pins(definition, start=start if draft is not None else None), **(pinned or {})}
     if pinned:
         options["pinned"] = pinned
-    if start:
+    if reuse is not None and start:
+        if registry is None:
+            raise ValueError("reusing an execution's outputs needs the node registry")
+        reused = await executions.rerun_options(session, reuse, definition, registry, start)
+        known = {n.get("id") for n in definition.get("nodes") or []}
+        options["finished"] = {k: v for k, v in reused["finished"].items() if k in known}
+    elif start:
         options["start"] = start
     return await executions.create_execution(
         session,
