@@ -11,7 +11,14 @@ from wirework.accounts.models import (
     UserPreferences,
 )
 from wirework.db.base import Base
-from wirework.engine.models import Execution, ExecutionLog, NodeCategoryRecord, NodeTypeRecord
+from wirework.engine.models import (
+    BackgroundJob,
+    Execution,
+    ExecutionLog,
+    ExecutionPayload,
+    NodeCategoryRecord,
+    NodeTypeRecord,
+)
 from wirework.security.models import RateLimit
 from wirework.triggers.models import EventTrigger, Schedule, Webhook, WebhookTestListener
 from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
@@ -19,11 +26,13 @@ from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTe
 __all__ = [
     "ApiKey",
     "AuthSession",
+    "BackgroundJob",
     "Base",
     "Credential",
     "EventTrigger",
     "Execution",
     "ExecutionLog",
+    "ExecutionPayload",
     "Membership",
     "NodeCategoryRecord",
     "NodeTypeRecord",

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wirework.db.base import Base, IdMixin, OrgOwnedMixin, TimestampMixin
@@ -59,6 +60,8 @@ class Execution(IdMixin, OrgOwnedMixin, Base):
         Index("ix_executions_org_id_id", "org_id", "id"),
         Index("ix_executions_org_status_id", "org_id", "status", "id"),
         Index("ix_executions_org_workflow_id", "org_id", "workflow_id", "id"),
+        # A workflow's runs of one status, newest first (the list filtered by both; retention).
+        Index("ix_executions_workflow_status_id", "workflow_id", "status", "id"),
         # Deleting a run clears these references on other rows: without an index, a full scan each.
         Index("ix_executions_parent_execution_id", "parent_execution_id"),
         Index("ix_executions_retry_of", "retry_of"),
@@ -159,6 +162,49 @@ class ExecutionLog(IdMixin, Base):
     item_count: Mapped[int] = mapped_column(Integer, default=0, comment="Items on all outputs.")
     error: Mapped[str | None] = mapped_column(Text, comment="What went wrong.")
     superseded: Mapped[bool] = mapped_column(default=False, comment="Voided by a later loop pass.")
+
+
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql")
+"""Text without MySQL's 64 KB limit of TEXT."""
+
+
+class ExecutionPayload(IdMixin, Base):
+    __tablename__ = "execution_payloads"
+    __label__ = "Stored item"
+    __table_args__ = (
+        Index("uq_execution_payloads_execution_digest", "execution_id", "digest", unique=True),
+        {
+            "comment": "Large items of an execution, each stored once: its input, node inputs and "
+            "node outputs refer to them by digest instead of holding a copy each.",
+            "info": {"category": CATEGORY, "seeds": "W execution_logs (input/output data)"},
+        },
+    )
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE"), comment="The execution whose item it is."
+    )
+    digest: Mapped[str] = mapped_column(String(64), comment="SHA-256 (hex) of the item's JSON text.")
+    size: Mapped[int] = mapped_column(Integer, comment="Bytes of the JSON text.")
+    data: Mapped[str] = mapped_column(LongText, comment="The item as JSON text.")
+
+
+class BackgroundJob(IdMixin, Base):
+    __tablename__ = "background_jobs"
+    __label__ = "Background job"
+    __table_args__ = {
+        "comment": "Cluster-wide background jobs (execution retention): the process holding one "
+        "(a lease, like a schedule's firing), when it runs next, and what it keeps between runs.",
+        "info": {"category": CATEGORY, "seeds": "-"},
+    }
+
+    name: Mapped[str] = mapped_column(String(100), unique=True, comment="Which job, e.g. retention.")
+    lease_owner: Mapped[str | None] = mapped_column(String(100), comment="Process running it now.")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(comment="Its lease ends; renewed while it runs.")
+    next_run_at: Mapped[datetime | None] = mapped_column(comment="When a process should run it next.")
+    last_finished_at: Mapped[datetime | None] = mapped_column(comment="When its last run ended.")
+    state: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, comment="What its last run found and did (counts, errors)."
+    )
 
 
 class NodeTypeRecord(IdMixin, TimestampMixin, Base):
