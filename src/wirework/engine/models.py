@@ -62,6 +62,8 @@ class Execution(IdMixin, OrgOwnedMixin, Base):
         Index("ix_executions_org_workflow_id", "org_id", "workflow_id", "id"),
         # A workflow's runs of one status, newest first (the list filtered by both; retention).
         Index("ix_executions_workflow_status_id", "workflow_id", "status", "id"),
+        # Retention by age: finished runs of a status accepted before a cutoff.
+        Index("ix_executions_status_created", "status", "created_at"),
         # Deleting a run clears these references on other rows: without an index, a full scan each.
         Index("ix_executions_parent_execution_id", "parent_execution_id"),
         Index("ix_executions_retry_of", "retry_of"),

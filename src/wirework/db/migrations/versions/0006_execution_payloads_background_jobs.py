@@ -1,4 +1,4 @@
-"""execution payloads stored once, background jobs (retention), an index per workflow and status
+"""execution payloads stored once, background jobs (retention), indexes per workflow and status, per status and age
 
 Revision ID: 0006
 Revises: 0005
@@ -90,10 +90,12 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_executions_workflow_status_id", ["workflow_id", "status", "id"], unique=False
         )
+        batch_op.create_index("ix_executions_status_created", ["status", "created_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("executions", schema=None) as batch_op:
+        batch_op.drop_index("ix_executions_status_created")
         batch_op.drop_index("ix_executions_workflow_status_id")
     # Dropping a table drops its indexes (MySQL refuses to drop an FK's index first).
     op.drop_table("execution_payloads")
