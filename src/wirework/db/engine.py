@@ -18,7 +18,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from wirework.db.health import DatabaseHealth
+
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg", "mysql+asyncmy"}
+CONNECT_TIMEOUT_S = 5
 
 
 def normalize_url(url: str) -> str:
@@ -68,6 +71,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)  # keep connections open
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        # A server that does not answer (down, or cut off) fails a connect within seconds instead
+        # of the drivers' minute or more, so callers can say so (503) and try again.
+        timeout = {"postgresql+asyncpg": "timeout", "mysql+asyncmy": "connect_timeout"}
+        kwargs["connect_args"] = {timeout[parsed.drivername]: CONNECT_TIMEOUT_S}
     if parsed.drivername == "mysql+asyncmy":
         url = str(parsed.update_query_dict({"charset": "utf8mb4"}).render_as_string(False))
         # PostgreSQL's default: each statement sees what is committed when it starts. InnoDB's
@@ -198,8 +205,11 @@ class Session(AsyncSession):
 class Database:
     """One engine and its session factory; the app and the CLI each hold one."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, outage_wait_s: float = 30.0) -> None:
         self.url = normalize_url(url)
+        self.health = DatabaseHealth()
+        self.outage_wait_s = outage_wait_s
+        """How long a write waits for an unreachable database (retrying) before it fails."""
         self.engine = create_engine(self.url, pool_size=pool_size)
         self.write_lock = WriteLock(serialize=self.engine.dialect.name == "sqlite")
         self.sessionmaker = async_sessionmaker(

@@ -55,9 +55,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wirework.db.engine import Database, WriteLock, sqlite_pragmas
+from wirework.db.health import Backoff, is_disconnect
 from wirework.db.types import utcnow, uuid7
 from wirework.engine.definition import NodeSpec
 from wirework.engine.errors import DefinitionInvalid, NodeError, NodeFailure
@@ -173,14 +174,23 @@ class _Writer:
     starting or stopping. SQLite has one lane (it has one writer anyway, see
     `_SqliteLane`); PostgreSQL and MySQL have a few, each on a pooled connection, because
     there a commit waits for the server's disk and concurrent commits share that wait.
+
+    When the server is unreachable or drops the connection before a batch commits
+    (`db.health.is_disconnect`), nothing of it was written: its jobs wait and are sent again
+    on a new connection, with back-off, until the server answers or a job has waited
+    `db.outage_wait_s` (then it fails with the error). A restart of the database thus pauses
+    the executions instead of failing them, and they go on the moment it answers. A commit
+    that fails is not retried: whether it happened is unknown.
     """
 
     SERVER_LANES = 4
 
     def __init__(self, db: Database) -> None:
         self.async_engine = db.engine  # not `db`: the registry of writers holds `db` weakly
+        self.health = db.health
+        self.outage_wait_s = db.outage_wait_s
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.queue: list[tuple[Job, asyncio.Future[Any]]] = []
+        self.queue: list[_Entry] = []
         self.running = 0  # lanes: tasks that take batches off the queue while there are any
         self.coming = 0  # lanes about to look at the queue; new jobs will be theirs
         url = make_url(db.url)
@@ -198,7 +208,7 @@ class _Writer:
         if loop is not self.loop:  # a new event loop (tests): the old one's queue is gone
             self.loop, self.queue, self.running, self.coming = loop, [], 0, 0
         future: asyncio.Future[Any] = loop.create_future()
-        self.queue.append((job, future))
+        self.queue.append(_Entry(job, future, loop.time()))
         self._start_lane(loop)
         return await future
 
@@ -213,51 +223,109 @@ class _Writer:
             if self.sqlite is not None:
                 await self._take_batches(self.sqlite.commit)
                 return
-            try:
-                connection = await self.async_engine.connect().start()  # held while work keeps coming
-            except Exception as exc:  # the database is unreachable: fail what waits, not the next ones
-                batch, self.queue = self.queue, []
-                _deliver(batch, [(False, exc)] * len(batch))
-                return
+            connection: AsyncConnection | None = None  # held while work keeps coming
 
-            async def commit(jobs: list[Job]) -> list[tuple[bool, Any]]:
-                results: list[tuple[bool, Any]] = await connection.run_sync(_run_batch, jobs)
+            async def commit(jobs: list[Job]) -> list[tuple[bool | None, Any]]:
+                nonlocal connection
+                try:
+                    if connection is None:
+                        connection = await self.async_engine.connect().start()
+                    results: list[tuple[bool | None, Any]] = await connection.run_sync(_run_batch, jobs)
+                except Exception as exc:
+                    if not is_disconnect(exc):
+                        raise
+                    results = [(None, exc)] * len(jobs)  # not sent, or rolled back with the connection
+                if connection is not None and any(ok is None for ok, _ in results):
+                    await _discard(connection)  # the next try connects anew (the pool pings it)
+                    connection = None
                 return results
 
             try:
                 await self._take_batches(commit)
             finally:
-                await connection.close()
+                if connection is not None:
+                    with contextlib.suppress(Exception):  # lost with the server: nothing to give back
+                        await connection.close()
         finally:
             if self.loop is loop:
                 self.running -= 1
                 self.coming -= 1
                 self._start_lane(loop)  # jobs queued while this lane gave its connection back
 
-    async def _take_batches(self, commit: Callable[[list[Job]], Awaitable[list[tuple[bool, Any]]]]) -> None:
+    async def _take_batches(self, commit: Commit) -> None:
         while True:
             batch, self.queue = self.queue, []
-            batch = [(job, future) for job, future in batch if not future.cancelled()]
+            batch = [entry for entry in batch if not entry.future.cancelled()]
             if not batch:
                 return  # still `coming`: the finally of `_lane` settles the counts
             self.coming -= 1
-            try:
-                results = await commit([job for job, _ in batch])
-            except Exception as exc:  # the commit failed: its outcome is unknown, tell all
-                results = [(False, exc)] * len(batch)
-            _deliver(batch, results)
+            await self._commit(batch, commit)
             self.coming += 1
             await asyncio.sleep(0)  # the executions just woken queue their next writes first
 
+    async def _commit(self, batch: list[_Entry], commit: Commit) -> None:
+        """Commit `batch` and tell each job its outcome; jobs that were not written because
+        the database was away are sent again (with back-off) until it answers or they have
+        waited `outage_wait_s`, or their callers stopped waiting."""
+        backoff: Backoff | None = None
+        while True:
+            try:
+                results = await commit([entry.job for entry in batch])
+            except Exception as exc:  # the commit failed: its outcome is unknown, tell all
+                if is_disconnect(exc):
+                    self.health.lost(exc, "commit")
+                results = [(False, exc)] * len(batch)
+            else:
+                if any(ok is not None for ok, _ in results):
+                    self.health.answered()
+            now = asyncio.get_running_loop().time()
+            again: list[_Entry] = []
+            lost = next((value for ok, value in results if ok is None), None)
+            if lost is not None:
+                self.health.lost(lost, "write")
+            for entry, (ok, value) in zip(batch, results, strict=True):
+                if ok is not None:
+                    _settle(entry.future, ok, value)
+                    continue
+                if entry.future.done():  # its caller stopped waiting (a webhook answered 503)
+                    continue
+                if now - entry.since >= self.outage_wait_s:
+                    _settle(entry.future, False, value)
+                else:
+                    again.append(entry)
+            if not again:
+                return
+            batch = again
+            backoff = backoff or Backoff(first=0.05, cap=1.0)  # back within a second of the server
+            await asyncio.sleep(backoff.next())
 
-def _deliver(batch: list[tuple[Job, asyncio.Future[Any]]], results: list[tuple[bool, Any]]) -> None:
-    for (_, future), (ok, value) in zip(batch, results, strict=True):
-        if future.done():  # its caller was cancelled meanwhile
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+
+Commit = Callable[[list[Job]], Awaitable[list[tuple[bool | None, Any]]]]
+"""Runs jobs in one batch: per job (True, value), (False, error), or (None, error) when it was
+not written because the connection was lost (safe to run again)."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    job: Job
+    future: asyncio.Future[Any]
+    since: float  # loop time it was queued
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # its caller was cancelled meanwhile
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    with contextlib.suppress(Exception):
+        await connection.invalidate()
+    with contextlib.suppress(Exception):
+        await connection.close()
 
 
 class _SqliteLane:
@@ -286,7 +354,7 @@ class _SqliteLane:
         self.checkpointing = False
         weakref.finalize(self, _close_sqlite_lane, self.thread, self.engine)
 
-    async def commit(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
+    async def commit(self, jobs: list[Job]) -> list[tuple[bool | None, Any]]:
         loop = asyncio.get_running_loop()
         async with self.write_lock.held():  # a session of this process may be half-way through a write
             try:
@@ -341,35 +409,64 @@ def _checkpoint(engine: Engine) -> None:
         raw.close()
 
 
-def _run_batch_in(engine: Engine, jobs: Sequence[Job]) -> list[tuple[bool, Any]]:
+def _run_batch_in(engine: Engine, jobs: Sequence[Job]) -> list[tuple[bool | None, Any]]:
     with engine.connect() as connection:
         return _run_batch(connection, jobs)
 
 
-def _run_batch(connection: Connection, jobs: Sequence[Job]) -> list[tuple[bool, Any]]:
+def _run_batch(connection: Connection, jobs: Sequence[Job]) -> list[tuple[bool | None, Any]]:
     """All jobs in one transaction; if one raises, each again in its own, so only it fails.
-    A failing commit raises: whether it happened is unknown, so nothing is run twice."""
-    transaction = connection.begin()
+    A failing commit raises: whether it happened is unknown, so nothing is run twice. Jobs
+    the connection was lost before (`is_disconnect`) were not written: (None, error), to be
+    sent again."""
     try:
-        results = [(True, job(connection)) for job in jobs]
+        transaction = connection.begin()
     except Exception as exc:
-        transaction.rollback()
+        if is_disconnect(exc):
+            return [(None, exc)] * len(jobs)
+        raise
+    try:
+        results: list[tuple[bool | None, Any]] = [(True, job(connection)) for job in jobs]
+    except Exception as exc:
+        lost = is_disconnect(exc)
+        with _quiet_if(lost):
+            transaction.rollback()
+        if lost:
+            return [(None, exc)] * len(jobs)
         if len(jobs) == 1:
             return [(False, exc)]
-        return [_run_alone(connection, job) for job in jobs]
+        results = []
+        for done, job in enumerate(jobs):
+            ok, value = _run_alone(connection, job)
+            if ok is None:  # the connection is gone: this job and the rest were not written
+                return results + [(None, value)] * (len(jobs) - done)
+            results.append((ok, value))
+        return results
     transaction.commit()
     return results
 
 
-def _run_alone(connection: Connection, job: Job) -> tuple[bool, Any]:
-    transaction = connection.begin()
+def _run_alone(connection: Connection, job: Job) -> tuple[bool | None, Any]:
+    try:
+        transaction = connection.begin()
+    except Exception as exc:
+        if is_disconnect(exc):
+            return None, exc
+        raise
     try:
         value = job(connection)
     except Exception as exc:
-        transaction.rollback()
-        return False, exc
+        lost = is_disconnect(exc)
+        with _quiet_if(lost):
+            transaction.rollback()
+        return (None if lost else False), exc
     transaction.commit()
     return True, value
+
+
+def _quiet_if(lost: bool) -> contextlib.AbstractContextManager[Any]:
+    """A rollback on a lost connection may fail too; nothing is left to roll back then."""
+    return contextlib.suppress(Exception) if lost else contextlib.nullcontext()
 
 
 def _sqlite_writer_connect(dbapi_connection: Any, record: Any) -> None:
@@ -565,9 +662,12 @@ class _Lease:
         return time.monotonic() - self.renewed_at >= self.length.total_seconds() / 3
 
     def kept(self, connection: Connection, renew: bool) -> bool:
-        """Inside a write: renew when `renew` (decided when the write was sent); whether the
-        lease is (still) ours."""
-        return not renew or _renewed(connection, self.execution_id, self.owner, self.length)
+        """Inside a write: renew when `renew` (decided when the write was sent), or when a
+        renewal came due while the write waited (a database outage holds writes back until
+        it answers); whether the lease is (still) ours."""
+        if not renew and not self.due():
+            return True
+        return _renewed(connection, self.execution_id, self.owner, self.length)
 
     def renewed(self, sent_at: float) -> None:
         """A renewal sent at `sent_at` was committed."""
