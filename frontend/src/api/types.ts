@@ -111,6 +111,8 @@ export interface Definition {
   nodes: NodeSpec[];
   edges: EdgeSpec[];
   settings?: { timezone?: string; timeout_s?: number; error_workflow_id?: string | null };
+  /** Node id → the outputs it gives instead of running, in the editor's runs only. */
+  pinned?: Record<string, NodeOutputs>;
 }
 
 export interface Workflow {
@@ -155,6 +157,8 @@ export interface Execution {
   error_node: string | null;
   resume_at: string | null;
   retry_of: string | null;
+  /** Ran the editor's unsaved draft (a manual run from the editor, or a test call). */
+  is_draft?: boolean;
 }
 
 export interface NodeRun {

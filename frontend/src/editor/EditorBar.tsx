@@ -77,7 +77,7 @@ export function EditorBar(props: Props) {
                 </div>
               )}
             </span>
-            {workflow && <Link className="btn btn-ghost" to={`/executions?workflow_id=${workflow.id}`}>Executions</Link>}
+            {workflow?.id && <Link className="btn btn-ghost" to={`/executions?workflow_id=${workflow.id}`}>Executions</Link>}
             <button className="btn btn-ghost" onClick={props.onSettings}>Settings</button>
             <button className="btn" onClick={props.onVersions}>Versions</button>
             <button className="btn" onClick={props.onSave} disabled={readOnly || busy !== null} title="Save (Ctrl+S)">{busy === "save" ? "Saving…" : "Save"}</button>

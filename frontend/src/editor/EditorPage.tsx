@@ -28,7 +28,7 @@ import { useCanvasEditing } from "./useCanvasEditing";
 import { useEditorShortcuts } from "./useEditorShortcuts";
 import { useUndoHistory } from "./useUndoHistory";
 import { useWebhookTest } from "./useWebhookTest";
-import { loadPins, loadTestInput, savePins, saveTestInput } from "./localDraft";
+import { loadTestInput, saveTestInput } from "./localDraft";
 
 const NODE_TYPES = { wirework: WorkflowNode };
 const EDGE_LABEL = { fill: "#1f9d55", fontWeight: 600, fontSize: 11 };
@@ -70,11 +70,14 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   const [viewing, setViewing] = useState<{ version: VersionDetail; draft: { nodes: CanvasNode[]; edges: CanvasEdge[] } } | null>(null);
   const [pins, setPins] = useState<Record<string, NodeOutputs>>({});
   const [testInput, setTestInput] = useState("[{}]");
+  /** `/workflows/new`: nothing exists on the server until the first save (or run) creates it. */
+  const isNew = routeWorkflowId === "new";
+  const [newName, setNewName] = useState("My workflow");
   const followRef = useRef<(id: string) => Promise<void>>(async () => undefined);
   /** Fit the view on opening only when there is something to fit (an empty canvas stays at 100%). */
   const fitOnOpen = useRef<boolean | null>(null);
 
-  const workflowId = routeWorkflowId ?? workflow?.id ?? null;
+  const workflowId = isNew ? (workflow?.id ?? null) : (routeWorkflowId ?? workflow?.id ?? null);
   const readOnly = Boolean(executionId) || Boolean(viewing);
   const nodesRef = useRef(nodes);
   const edgesRef = useRef(edges);
@@ -129,12 +132,12 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
           setWorkflow(wf);
           showDefinition(definition);
           if (!FINISHED.has(detail.status)) void followRef.current(detail.id);
-        } else if (routeWorkflowId) {
+        } else if (routeWorkflowId && routeWorkflowId !== "new") {
           const wf = await api.get<WorkflowDetail>(`workflows/${routeWorkflowId}`);
           if (cancelled) return;
           setWorkflow(wf);
           showDefinition(wf.definition);
-          setPins(loadPins(wf.id));
+          setPins(wf.definition?.pinned ?? {});
           setTestInput(loadTestInput(wf.id));
           if (wf.last_run) await loadExecution(wf.last_run.id).catch(() => undefined);
         }
@@ -173,7 +176,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
 
   // ------------------------------------------------------------ saving and running
 
-  const currentDefinition = useCallback(() => toDefinition(nodesRef.current, edgesRef.current, settings), [settings]);
+  const currentDefinition = useCallback(() => withPins(toDefinition(nodesRef.current, edgesRef.current, settings), pins), [settings, pins]);
 
   /** A 422 on the definition: errors go on their nodes, the rest in the banner. */
   const showInvalid = useCallback((e: ApiError, prefix = "Invalid workflow") => {
@@ -182,25 +185,36 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     setBanner({ kind: "error", text: `${prefix}: ${e.detail}`, list: general });
   }, []);
 
-  const save = useCallback(async (): Promise<boolean> => {
-    if (!workflowId || readOnly) return false;
+  /** Save a new version (the first save of a new workflow creates it); the workflow's id, or null. */
+  const save = useCallback(async (): Promise<string | null> => {
+    if (readOnly) return null;
     setBusy("save");
     try {
+      if (!workflowId) {
+        const created = await api.post<WorkflowDetail>("workflows", { name: newName.trim() || "My workflow", definition: currentDefinition() });
+        setWorkflow(created);
+        // The address becomes the workflow's own without remounting the editor (undo, run data stay).
+        window.history.replaceState(null, "", `/workflows/${created.id}`);
+        setDirty(false);
+        setNodeErrors({});
+        setBanner({ kind: "info", text: `Saved as version ${created.version}.` });
+        return created.id;
+      }
       const version = await api.post<VersionDetail>(`workflows/${workflowId}/versions`, { definition: currentDefinition() });
       setWorkflow((w) => (w ? { ...w, version: version.version } : w));
       setDirty(false);
       setNodeErrors({});
       setBanner({ kind: "info", text: `Saved as version ${version.version}.` });
       setVersionsKey((k) => k + 1);
-      return true;
+      return workflowId;
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) showInvalid(e, "Not saved");
       else setBanner({ kind: "error", text: `Not saved: ${errorMessage(e)}` });
-      return false;
+      return null;
     } finally {
       setBusy(null);
     }
-  }, [workflowId, readOnly, currentDefinition, showInvalid]);
+  }, [workflowId, readOnly, newName, currentDefinition, showInvalid]);
 
   const follow = useCallback(async (id: string) => {
     for (let i = 0; i < 600; i++) {
@@ -215,14 +229,19 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     }
   }, [loadExecution]);
 
-  const pinnedForRun = useCallback(() => {
-    const ids = new Set(nodesRef.current.map((n) => n.id));
-    const entries = Object.entries(pins).filter(([id]) => ids.has(id));
-    return entries.length ? Object.fromEntries(entries) : null;
-  }, [pins]);
+  const listenRef = useRef<() => Promise<{ url: string; method: string } | null>>(async () => null);
 
+  /** Execute: runs what is on the canvas without saving it (an active workflow keeps answering with
+   * its saved version). Only a workflow never saved is saved first: a run points at a version. A
+   * workflow started by a webhook waits for a test call instead (unless the webhook's output is pinned). */
   const execute = useCallback(async () => {
-    if (!workflowId || readOnly) return;
+    if (readOnly) return;
+    const definition = currentDefinition();
+    if (waitsForTestCall(definition, typeMap)) {
+      const session = await listenRef.current();
+      if (session) setBanner({ kind: "info", text: `Waiting for a test call: send a ${session.method} to ${window.location.origin}${session.url} (or pin the webhook's output to run without one).` });
+      return;
+    }
     let input: unknown;
     try {
       input = JSON.parse(testInput || "[]");
@@ -231,33 +250,37 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
       setBanner({ kind: "error", text: "The trigger's test input is not valid JSON." });
       return;
     }
-    if ((dirty || !workflow?.version) && !(await save())) return;
+    const id = workflow?.version && workflowId ? workflowId : await save();
+    if (!id) return;
     setBusy("run");
     setBanner({ kind: "info", text: "Running…" });
     try {
-      const started = await api.post<Execution>(`workflows/${workflowId}/run`, { input, pinned: pinnedForRun(), wait_s: 10 });
+      const started = await api.post<Execution>(`workflows/${id}/run`, { input, definition, wait_s: 10 });
       await follow(started.id);
       setWorkflow((w) => (w ? { ...w, last_run: { id: started.id, status: started.status, created_at: started.created_at } } : w));
     } catch (e) {
-      setBanner({ kind: "error", text: `Could not run: ${errorMessage(e)}` });
+      if (e instanceof ApiError && e.status === 422) showInvalid(e, "Not run");
+      else setBanner({ kind: "error", text: `Could not run: ${errorMessage(e)}` });
     } finally {
       setBusy(null);
     }
-  }, [workflowId, readOnly, testInput, dirty, workflow, save, pinnedForRun, follow]);
+  }, [workflowId, readOnly, testInput, workflow, typeMap, save, currentDefinition, showInvalid, follow]);
 
+  /** Run the canvas's draft from one node, reusing what the nodes before it gave in the run shown. */
   const executeFrom = useCallback(async (nodeId: string) => {
-    if (!execution) return;
-    if (dirty && !(await save())) return;
+    if (!execution || !workflowId) return;
     setBusy("run");
     try {
-      const started = await api.post<Execution>(`executions/${execution.id}/rerun`, { node: nodeId });
+      const started = await api.post<Execution>(`workflows/${workflowId}/run`, {
+        definition: currentDefinition(), start_node: nodeId, reuse_execution: execution.id, input: execution.input_items, wait_s: 10,
+      });
       await follow(started.id);
     } catch (e) {
       setBanner({ kind: "error", text: `Could not run from this node: ${errorMessage(e)}` });
     } finally {
       setBusy(null);
     }
-  }, [execution, dirty, save, follow]);
+  }, [execution, workflowId, currentDefinition, follow]);
 
   const runs = useMemo(() => latestRuns(execution), [execution]);
   followRef.current = follow;
@@ -271,12 +294,13 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     });
   }, [edges, runs]);
 
-  const prepareTestCall = useCallback(async () => (workflow?.version ? true : save()), [workflow, save]);
+  const prepareTestCall = useCallback(async () => (workflow?.version && workflowId ? workflowId : save()), [workflow, workflowId, save]);
   const showReceived = useCallback((id: string) => void follow(id), [follow]);
-  const webhookTest = useWebhookTest({ workflowId, definition: currentDefinition, prepare: prepareTestCall, onReceived: showReceived, onInvalid: showInvalid });
+  const webhookTest = useWebhookTest({ definition: currentDefinition, prepare: prepareTestCall, onReceived: showReceived, onInvalid: showInvalid });
+  listenRef.current = webhookTest.listen;
 
+  /** Pinned outputs are part of the workflow (saved with it; used by the editor's runs only). */
   const togglePin = useCallback((nodeId: string) => {
-    if (!workflowId) return;
     setPins((old) => {
       const next = { ...old };
       if (next[nodeId]) delete next[nodeId];
@@ -284,13 +308,14 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
         const outputs = runs.get(nodeId)?.output_data ?? {};
         next[nodeId] = Object.fromEntries(Object.entries(outputs).filter(([k]) => !k.startsWith("$")));
       }
-      savePins(workflowId, next);
       return next;
     });
-  }, [workflowId, runs]);
+    setDirty(true);
+  }, [runs]);
 
   const renameWorkflow = useCallback(async (name: string) => {
-    if (!workflow || !name.trim() || name === workflow.name) return;
+    if (!workflow) return setNewName(name);
+    if (!name.trim() || name === workflow.name) return;
     try {
       setWorkflow(await api.patch<WorkflowDetail>(`workflows/${workflow.id}`, { name: name.trim() }));
     } catch (e) {
@@ -299,7 +324,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   }, [workflow]);
 
   const toggleActive = useCallback(async () => {
-    if (!workflow) return;
+    if (!workflow) return setBanner({ kind: "info", text: "Save the workflow first: it is created on its first save." });
     try {
       const updated = await api.post<WorkflowDetail>(`workflows/${workflow.id}/${workflow.is_active ? "deactivate" : "activate"}`);
       setWorkflow((w) => (w ? { ...w, is_active: updated.is_active } : w));
@@ -341,7 +366,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     <EditorContext.Provider value={info}>
       <div className="editor">
         <EditorBar
-          workflow={workflow}
+          workflow={workflow ?? (isNew ? unsavedWorkflow(newName) : null)}
           execution={execution}
           executionId={executionId}
           dirty={dirty}
@@ -444,6 +469,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
               onRestored={(version) => {
                 setViewing(null);
                 showDefinition(version.definition);
+                setPins(version.definition.pinned ?? {});
                 setWorkflow((w) => (w ? { ...w, version: version.version } : w));
                 setDirty(false);
                 setVersionsKey((k) => k + 1);
@@ -466,4 +492,25 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
       )}
     </EditorContext.Provider>
   );
+}
+
+/** The pins of nodes still on the canvas, in the definition (none: no `pinned` key). */
+function withPins(definition: Definition, pins: Record<string, NodeOutputs>): Definition {
+  const ids = new Set(definition.nodes.map((n) => n.id));
+  const kept = Object.entries(pins).filter(([id]) => ids.has(id));
+  return kept.length ? { ...definition, pinned: Object.fromEntries(kept) } : definition;
+}
+
+/** A workflow started only by a webhook (no manual trigger, its webhook not pinned) runs from a test call. */
+export function waitsForTestCall(definition: Definition, types: Map<string, NodeType>): boolean {
+  const triggers = definition.nodes.filter((n) => !n.disabled && types.get(n.type)?.is_trigger);
+  if (triggers.some((n) => n.type === "core.manual_trigger")) return false;
+  const hook = triggers.find((n) => n.type === "core.webhook");
+  return Boolean(hook && !definition.pinned?.[hook.id]);
+}
+
+/** What the top bar shows for `/workflows/new` before the first save. */
+function unsavedWorkflow(name: string): WorkflowDetail {
+  const now = new Date().toISOString();
+  return { id: "", name, description: null, tags: [], is_active: false, version: 0, created_at: now, updated_at: now, last_run: null, definition: null };
 }

@@ -9,18 +9,19 @@ export interface WebhookTest {
   session: WebhookTestSession | null;
   status: "listening" | "received" | "expired" | null;
   message: string | null;
-  listen: () => Promise<void>;
+  /** Start listening; the session (its one-time URL), or null when it could not start. */
+  listen: () => Promise<WebhookTestSession | null>;
 }
 
 interface Options {
-  workflowId: string | null;
   definition: () => Definition;
-  prepare: () => Promise<boolean>;
+  /** Makes sure the workflow is saved once (a test run points at a saved version); its id, or null. */
+  prepare: () => Promise<string | null>;
   onReceived: (executionId: string) => void;
   onInvalid: (error: ApiError) => void;
 }
 
-export function useWebhookTest({ workflowId, definition, prepare, onReceived, onInvalid }: Options): WebhookTest {
+export function useWebhookTest({ definition, prepare, onReceived, onInvalid }: Options): WebhookTest {
   const [session, setSession] = useState<WebhookTestSession | null>(null);
   const [status, setStatus] = useState<WebhookTest["status"]>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -30,18 +31,18 @@ export function useWebhookTest({ workflowId, definition, prepare, onReceived, on
 
   useEffect(() => () => window.clearInterval(timer.current), []);
 
-  const listen = useCallback(async () => {
-    if (!workflowId) return;
+  const listen = useCallback(async (): Promise<WebhookTestSession | null> => {
     setMessage(null);
-    if (!(await prepare())) return;
+    const id = await prepare();
+    if (!id) return null;
     try {
-      const started = await api.post<WebhookTestSession>(`workflows/${workflowId}/webhook-test`, { definition: definition() });
+      const started = await api.post<WebhookTestSession>(`workflows/${id}/webhook-test`, { definition: definition() });
       setSession(started);
       setStatus("listening");
       window.clearInterval(timer.current);
       timer.current = window.setInterval(async () => {
         try {
-          const state = await api.get<WebhookTestStatus>(`workflows/${workflowId}/webhook-test`);
+          const state = await api.get<WebhookTestStatus>(`workflows/${id}/webhook-test`);
           if (state.status === "listening") return;
           window.clearInterval(timer.current);
           setStatus(state.status === "idle" ? null : state.status);
@@ -52,11 +53,13 @@ export function useWebhookTest({ workflowId, definition, prepare, onReceived, on
           setMessage(errorMessage(e));
         }
       }, 1000);
+      return started;
     } catch (e) {
       if (e instanceof ApiError && e.status === 422) onInvalid(e);
       setMessage(e instanceof ApiError && e.status === 404 ? "Test webhooks are not available on this server yet." : errorMessage(e));
+      return null;
     }
-  }, [workflowId, definition, prepare, onInvalid]);
+  }, [definition, prepare, onInvalid]);
 
   return { session, status, message, listen };
 }

@@ -43,14 +43,8 @@ export function WorkflowsPage() {
     }
   }
 
-  async function create() {
-    try {
-      const created = await api.post<WorkflowDetail>("workflows", { name: "My workflow" });
-      navigate(`/workflows/${created.id}`);
-    } catch (e) {
-      setError(errorMessage(e));
-    }
-  }
+  // A new workflow exists only in the editor until its first save (abandoned ones leave no rows).
+  const create = () => navigate("/workflows/new");
 
   async function importFile(file: File) {
     await act(async () => {
@@ -75,7 +69,7 @@ export function WorkflowsPage() {
           <input ref={fileInput} type="file" accept="application/json,.json" hidden aria-label="Import file"
             onChange={(e) => { const f = e.target.files?.[0]; if (f) void importFile(f); e.target.value = ""; }} />
           <button className="btn" onClick={() => fileInput.current?.click()}>Import JSON</button>
-          <button className="btn btn-primary" onClick={() => void create()}>New workflow</button>
+          <button className="btn btn-primary" onClick={create}>New workflow</button>
         </div>
       </header>
       <div className="toolbar">
@@ -91,7 +85,7 @@ export function WorkflowsPage() {
       ) : loaded && items.length === 0 ? (
         <Empty>
           <p>No workflows yet.</p>
-          <p><button className="btn btn-primary" onClick={() => void create()}>Create one</button> or start from a <Link to="/templates">template</Link>.</p>
+          <p><button className="btn btn-primary" onClick={create}>Create one</button> or start from a <Link to="/templates">template</Link>.</p>
         </Empty>
       ) : (
         <table className="table">
