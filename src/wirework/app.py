@@ -19,7 +19,8 @@ from wirework.accounts.deps import InstanceAdmin
 from wirework.db import migrate
 from wirework.db.engine import Database
 from wirework.edge import EdgeMiddleware, trusted_proxies
-from wirework.engine.executions import prune
+from wirework.engine.executions import process_id
+from wirework.engine.retention import RetentionJob, RetentionPolicy
 from wirework.errors import ServiceUnavailable
 from wirework.observability import RequestLogMiddleware, configure_logging
 from wirework.problems import install_problem_handlers, problem_responses
@@ -77,22 +78,28 @@ def create_app(
     platform = runtime.build_platform(settings, database)
     registry = platform.registry
 
-    async def housekeeping() -> None:
-        await prune(
-            database, max_age_days=settings.executions_max_age_days, max_count=settings.executions_max_count
-        )
-
     executor: LocalExecutor | BrokerExecutor
     if settings.broker_url:  # worker mode: this process accepts work, `wirework worker`s run it
-        executor = BrokerExecutor(make_broker(settings.broker_url), housekeeping=housekeeping)
+        executor = BrokerExecutor(make_broker(settings.broker_url))
     else:
         executor = LocalExecutor(
             database,
             lambda execution_id: runtime.run(platform, execution_id),
             concurrency=settings.executor_concurrency,
-            housekeeping=housekeeping,
         )
     scheduler = Scheduler(database, executor.submit)
+    # Retention is a job of its own (not the executor's poll loop), one process of the cluster at a time.
+    retention = RetentionJob(
+        database,
+        RetentionPolicy(
+            max_age_days=settings.executions_max_age_days,
+            failed_max_age_days=settings.executions_failed_max_age_days,
+            max_count=settings.executions_max_count,
+            keep_successful=settings.executions_keep_successful,
+        ),
+        owner=process_id(),
+        interval_s=settings.retention_interval_s,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -105,9 +112,11 @@ def create_app(
                 await session.commit()
             await executor.start()
             scheduler.start()
+            retention.start()
         else:
             log.warning("database_not_migrated", hint="run 'wirework db upgrade'; executions are not run")
         yield
+        await retention.stop()
         await scheduler.stop()
         await executor.stop(settings.shutdown_grace_s)
         if owns_db:
@@ -131,6 +140,7 @@ def create_app(
     app.state.platform = platform
     app.state.executor = executor
     app.state.scheduler = scheduler
+    app.state.retention = retention
     app.state.webhook_cache = TargetCache()
     # Rate limits hold across processes: in the database; webhooks on SQLite (one process) in memory.
     limits = DatabaseLimits(database, keep_s=max(86_400, settings.login_window_seconds))

@@ -149,6 +149,23 @@ class Settings(BaseSettings):
         description="How many attempts to run an execution may crash (or lose their process) before a "
         "node finishes; then it is marked failed with the reason instead of retried.",
     )
+    executions_failed_max_age_days: int = Field(
+        0,
+        ge=0,
+        description="Failed and cancelled executions older than this are deleted; 0 means "
+        "WIREWORK_EXECUTIONS_MAX_AGE_DAYS (7 there and 30 here: successful runs a week, failed a month).",
+    )
+    executions_keep_successful: bool = Field(
+        True,
+        description="false keeps only failed and cancelled runs: a completed execution is deleted by the "
+        "first retention pass 5 minutes after it was accepted. A workflow's settings may say otherwise.",
+    )
+    retention_interval_s: int = Field(
+        60,
+        ge=1,
+        description="How often a retention pass runs (on one process of the cluster at a time); often "
+        "enough that each pass has little to delete.",
+    )
 
     @classmethod
     def settings_customise_sources(

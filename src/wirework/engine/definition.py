@@ -85,6 +85,21 @@ class EdgeSpec(_Model):
     input: str = Field("main", min_length=1)
 
 
+class RetentionSettings(_Model):
+    """How long this workflow's finished runs are kept (engine.retention); unset follows the
+    instance's WIREWORK_EXECUTIONS_* settings. The instance's count limit applies anyway."""
+
+    successful_days: int | None = Field(None, ge=1, le=36_500, description="Days a completed run is kept.")
+    failed_days: int | None = Field(
+        None, ge=1, le=36_500, description="Days a failed or cancelled run is kept."
+    )
+    keep_successful: bool | None = Field(
+        None,
+        description="false keeps only failed and cancelled runs: a completed run is deleted about "
+        "5 minutes after it was accepted.",
+    )
+
+
 class WorkflowSettings(_Model):
     timezone: str = "UTC"
     timeout_s: float = Field(3600, gt=0, le=7 * 24 * 3600)
@@ -92,6 +107,7 @@ class WorkflowSettings(_Model):
     max_concurrency: int | None = Field(
         None, ge=1, le=10_000, description="At most this many executions of the workflow run at once."
     )
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("timezone")
     @classmethod

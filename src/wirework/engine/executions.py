@@ -44,7 +44,6 @@ from sqlalchemy import (
     case,
     column,
     create_engine,
-    delete,
     event,
     func,
     insert,
@@ -60,6 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from wirework.db.engine import Database, WriteLock, sqlite_pragmas
 from wirework.db.health import Backoff, is_disconnect
 from wirework.db.types import utcnow, uuid7
+from wirework.engine import retention
 from wirework.engine.definition import NodeSpec
 from wirework.engine.errors import DefinitionInvalid, NodeError, NodeFailure
 from wirework.engine.graph import Graph, compile_graph, downstream_of
@@ -1472,37 +1472,7 @@ async def rerun_options(
 
 
 async def prune(db: Database, *, max_age_days: int, max_count: int) -> int:
-    """Delete finished executions older than `max_age_days` or beyond the newest `max_count`."""
-    ended = Execution.status.in_(
-        [ExecutionStatus.completed, ExecutionStatus.failed, ExecutionStatus.cancelled]
-    )
-    deleted = 0
-    async with db.session() as session:
-        if max_age_days:
-            cutoff = utcnow() - timedelta(days=max_age_days)
-            old = await session.execute(select(Execution.id).where(ended, Execution.created_at < cutoff))
-            ids = list(old.scalars())
-            deleted += await _delete(session, ids)
-        if max_count:
-            keep_after = (
-                await session.execute(
-                    select(Execution.id).where(ended).order_by(Execution.id.desc()).offset(max_count).limit(1)
-                )
-            ).scalar_one_or_none()
-            if keep_after is not None:
-                surplus = await session.execute(select(Execution.id).where(ended, Execution.id <= keep_after))
-                deleted += await _delete(session, list(surplus.scalars()))
-        await session.commit()
-    return deleted
-
-
-async def _delete(session: AsyncSession, ids: list[uuid.UUID]) -> int:
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        await session.execute(delete(ExecutionLog).where(ExecutionLog.execution_id.in_(chunk)))
-        await session.execute(
-            update(Execution).where(Execution.parent_execution_id.in_(chunk)).values(parent_execution_id=None)
-        )
-        await session.execute(update(Execution).where(Execution.retry_of.in_(chunk)).values(retry_of=None))
-        await session.execute(delete(Execution).where(Execution.id.in_(chunk)))
-    return len(ids)
+    """One retention pass with these instance rules, here and now (tests, the CLI): the number
+    of executions deleted. The server runs passes as a background job (`retention.RetentionJob`)."""
+    policy = retention.RetentionPolicy(max_age_days=max_age_days, max_count=max_count)
+    return (await retention.retention_pass(db, policy)).deleted

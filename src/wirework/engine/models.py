@@ -201,7 +201,9 @@ class BackgroundJob(IdMixin, Base):
 
     name: Mapped[str] = mapped_column(String(100), unique=True, comment="Which job, e.g. retention.")
     lease_owner: Mapped[str | None] = mapped_column(String(100), comment="Process running it now.")
-    lease_expires_at: Mapped[datetime | None] = mapped_column(comment="Its lease ends; renewed while it runs.")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        comment="Its lease ends; renewed while it runs."
+    )
     next_run_at: Mapped[datetime | None] = mapped_column(comment="When a process should run it next.")
     last_finished_at: Mapped[datetime | None] = mapped_column(comment="When its last run ended.")
     state: Mapped[dict[str, Any]] = mapped_column(
