@@ -36,6 +36,7 @@ ALL_SCOPES: Final = tuple(
 COLLECTION_AREAS: Final = {
     "workflows": "workflows",
     "node-types": "workflows",
+    "expressions": "workflows",
     "templates": "workflows",
     "webhooks": "workflows",
     "schedules": "workflows",

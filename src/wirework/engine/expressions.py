@@ -13,12 +13,17 @@ Rules a workflow author sees:
   `index` (this item's position), `nodes` (outputs of nodes that ran, by node name,
   see `NodeOutputView`), `vars`, `execution`, `workflow`, `now` (tz-aware, in the
   workflow's time zone). Filters `to_json` and `from_json` are added to Jinja's own.
+  `EXPRESSION_NAMES` lists them with what each means; the API serves that list
+  (GET /api/v1/expressions) and the editor's preview offers exactly those names.
 - Unknown names (`{{ jsn.x }}`), unknown node names and unsafe attribute access
   (`''.__class__`) are errors. A missing key on an object (`{{ json.nickname }}`) is
   not: as in n8n, where `$json.nickname` is `undefined`, it renders as "" in text,
   gives null as a whole value, is falsy, can be chained (`json.a.b.c`) and works with
-  `| default("x")` and `is defined`. Doing arithmetic or ordering comparisons with it
-  is an error that names the missing field. Out-of-range list indexes behave the same.
+  `| default("x")` and `is defined`. An ordering comparison (`<`, `<=`, `>`, `>=`) with a
+  missing value or null is false, as with `undefined` in JavaScript, so a condition on a
+  field that some items lack sends them down the false branch instead of failing the run.
+  Arithmetic with it is an error that names the missing field. Out-of-range list indexes
+  behave the same.
 
 Compiled templates are cached (LRU) by their source text, so each distinct parameter
 string is parsed once per process.
@@ -90,12 +95,14 @@ from wirework.engine.items import Item, Items, NodeOutputs, json_problem
 __all__ = [
     "EMPTY_NODES",
     "ENVIRONMENT",
+    "EXPRESSION_NAMES",
     "CompiledTemplate",
     "MissingValue",
     "NodeOutputView",
     "NodesView",
     "compile_template",
     "expression_context",
+    "expression_reference",
     "has_expressions",
     "is_expression",
     "render_value",
@@ -116,6 +123,12 @@ class MissingValue(ChainableUndefined):
 
     def __hash__(self) -> int:
         return hash(None)
+
+    def _compares_false(self, other: object) -> bool:
+        # `json.missing > 5` and `5 > json.missing` are false, like `undefined > 5` in JavaScript.
+        return False
+
+    __lt__ = __le__ = __gt__ = __ge__ = _compares_false  # type: ignore[assignment]
 
 
 def _missing(name: object) -> MissingValue:
@@ -192,6 +205,7 @@ _ITERATE: Final = "@iterate"
 _TOUCH: Final = "@touch"
 _MADE: Final = "@made"
 _NAMESPACE: Final = "@namespace"
+_ORDERED: Final = "@ordered"
 """Internal filters the instrumented code calls; '@' cannot be typed in a filter name."""
 
 
@@ -241,11 +255,13 @@ class _Instrument(NodeTransformer):
 
     def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
         self.generic_visit(node)
+        # Operands of `<`, `>`, `<=`, `>=` also turn null into a missing value, which compares false.
+        kind = _ORDERED if any(operand.op in _ORDERING for operand in node.ops) else _TOUCH
         if not isinstance(node.expr, nodes.Const):
-            node.expr = self._wrap(node.expr, _TOUCH)
+            node.expr = self._wrap(node.expr, kind)
         for operand in node.ops:
             if not isinstance(operand.expr, nodes.Const):
-                operand.expr = self._wrap(operand.expr, _TOUCH)
+                operand.expr = self._wrap(operand.expr, kind)
         return node
 
     def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
@@ -294,6 +310,18 @@ def _touch(context: Context | None, value: Any) -> Any:
     budget = active_budget()
     budget.touch(value)
     return budget.counted(value) if isinstance(value, Iterator) else value
+
+
+_ORDERING: Final = frozenset({"lt", "lteq", "gt", "gteq"})
+
+
+@pass_context
+def _ordered(context: Context | None, value: Any) -> Any:
+    """A compared operand, charged like `_touch`; null becomes a missing value (equal to null,
+    false in every ordering comparison)."""
+    if value is None:
+        return MissingValue(hint="the value is null", name="null")
+    return _touch(context, value)
 
 
 @pass_context
@@ -619,6 +647,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         self.filters[_TOUCH] = _touch
         self.filters[_MADE] = _made
         self.filters[_NAMESPACE] = _namespace_value
+        self.filters[_ORDERED] = _ordered
         self.tests = {
             name: _guard_test(name, cast(Callable[..., Any], func)) for name, func in self.tests.items()
         }
@@ -931,6 +960,32 @@ def render_value(
         end_render(token)
 
 
+EXPRESSION_NAMES: Final[dict[str, str]] = {
+    "json": "This item: json.field, json.a.b, json['a key']. A missing field is empty, not an error.",
+    "index": "This item's position in the node's input (0 for the first).",
+    "items": "Every item on the node's first input, as a list.",
+    "nodes": "Output of nodes that ran before, by name: nodes['Name'].first.field (also .last, "
+    ".outputs['false'], or index it like a list).",
+    "vars": "Variables of the organization, and of this workflow (which win): vars.NAME.",
+    "execution": "This run: execution.id and execution.mode (manual, webhook, schedule, event).",
+    "workflow": "This workflow: workflow.id, workflow.name, workflow.version, workflow.timezone.",
+    "now": "The time the item is rendered, in the workflow's time zone.",
+}
+"""The names an expression sees, with what each means: the one list the server renders with
+(`expression_context`) and the editor's preview and autocomplete offer (through the API)."""
+
+
+def expression_reference() -> dict[str, Any]:
+    """What expressions offer, for the editor: names, filters, tests and functions."""
+    filters = sorted(name for name in ENVIRONMENT.filters if not name.startswith("@"))
+    return {
+        "names": [{"name": name, "description": text} for name, text in EXPRESSION_NAMES.items()],
+        "filters": filters,
+        "tests": sorted(ENVIRONMENT.tests),
+        "functions": sorted(ENVIRONMENT.globals),
+    }
+
+
 def expression_context(
     *,
     item: Item,
@@ -942,7 +997,7 @@ def expression_context(
     workflow: Mapping[str, Any],
     now: datetime,
 ) -> dict[str, Any]:
-    """The names an expression sees for one item (see the module docstring)."""
+    """The names an expression sees for one item: exactly those of EXPRESSION_NAMES."""
     return {
         "json": item,
         "index": index,

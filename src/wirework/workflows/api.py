@@ -17,6 +17,7 @@ from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.db.scoping import get_scoped, scoped
 from wirework.deps import SessionDep
 from wirework.engine import executions
+from wirework.engine.expressions import expression_reference
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
 from wirework.engine.nodes import NodeRegistry
 from wirework.errors import Conflict, ValidationFailed
@@ -32,6 +33,7 @@ from wirework.workflows.schemas import (
     CredentialUpdate,
     ExecutionDetail,
     ExecutionOut,
+    ExpressionReference,
     LastRun,
     NodeRunOut,
     NodeTypeOut,
@@ -62,8 +64,10 @@ credentials_router = APIRouter(prefix="/api/v1/credentials", tags=["credentials"
 variables_router = APIRouter(prefix="/api/v1/variables", tags=["variables"], responses=COMMON)
 node_types_router = APIRouter(prefix="/api/v1/node-types", tags=["node-types"], responses=COMMON)
 templates_router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=COMMON)
+expressions_router = APIRouter(prefix="/api/v1/expressions", tags=["node-types"], responses=COMMON)
 routers = [
     workflows_router,
+    expressions_router,
     executions_router,
     credentials_router,
     variables_router,
@@ -635,6 +639,20 @@ async def list_variables(
     return list((await session.execute(stmt.order_by(Variable.name))).scalars())
 
 
+@variables_router.get("/values", response_model=dict[str, Any])
+async def variable_values(
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+    workflow_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """`vars` as a run of this workflow sees it (name → typed value; the workflow's own variables
+    win over the organization's): what the editor's expression preview uses."""
+    if workflow_id:
+        await get_scoped(session, Workflow, workflow_id, org_id)
+    return await service.variables_for(session, org_id, workflow_id)
+
+
 @variables_router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=VariableOut, responses=problem_responses(409)
 )
@@ -696,6 +714,13 @@ async def list_node_types(
     """Every node type this instance offers (the `nodes` and `node_categories` tables), with its
     parameter JSON schema, in the editor palette's order (by category, then name)."""
     return await service.node_types(session, _registry(request))
+
+
+@expressions_router.get("", response_model=ExpressionReference)
+async def expression_names(principal: CurrentPrincipal) -> dict[str, Any]:
+    """What an expression can use: its names (the same list runs render with), filters, tests and
+    functions. The editor's preview and autocomplete read it."""
+    return expression_reference()
 
 
 @templates_router.get("", response_model=list[TemplateOut])

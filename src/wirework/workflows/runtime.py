@@ -193,11 +193,10 @@ def context_reader(platform: Platform) -> executions.ContextReader:
         rows = connection.execute(
             _VARIABLES, {"org_id": execution.org_id, "workflow_id": execution.workflow_id}
         ).all()
-        ordered = sorted(rows, key=lambda v: v.workflow_id is not None)  # the workflow's own win
         return executions.RunContext(
             definition=definition,
             workflow=dict(workflow_info),
-            vars={v.name: service.parse_variable(v.type, v.value) for v in ordered},
+            vars=service.variable_values(rows),  # the workflow's own win
             services=NodeServices(platform, execution.org_id, execution),
         )
 

@@ -238,6 +238,18 @@ class NodeTypeOut(BaseModel):
     credential_slots: list[dict[str, Any]]
 
 
+class ExpressionName(BaseModel):
+    name: str
+    description: str
+
+
+class ExpressionReference(BaseModel):
+    names: list[ExpressionName] = Field(description="The names an expression sees, in every run.")
+    filters: list[str] = Field(description="Filters: {{ json.name | upper }}.")
+    tests: list[str] = Field(description="Tests: {{ json.x is defined }}.")
+    functions: list[str] = Field(description="Functions: {{ range(3) }}.")
+
+
 class TemplateOut(ORM):
     id: uuid.UUID
     name: str

@@ -503,6 +503,25 @@ def parse_variable(type_: VariableType, value: str) -> Any:
     return value
 
 
+def variable_values(rows: Any) -> dict[str, Any]:
+    """`vars` of a run: typed values of the organization's variables and the workflow's own,
+    which win. `rows` have name, type, value and workflow_id."""
+    ordered = sorted(rows, key=lambda v: v.workflow_id is not None)
+    return {v.name: parse_variable(v.type, v.value) for v in ordered}
+
+
+async def variables_for(
+    session: AsyncSession, org_id: uuid.UUID, workflow_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """What `vars` holds in a run of this workflow (the organization's alone, without one)."""
+    stmt = scoped(Variable, org_id).where(
+        Variable.workflow_id.is_(None) | (Variable.workflow_id == workflow_id)
+        if workflow_id
+        else Variable.workflow_id.is_(None)
+    )
+    return variable_values((await session.execute(stmt)).scalars())
+
+
 async def save_variable(
     session: AsyncSession,
     *,
