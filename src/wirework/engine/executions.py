@@ -59,7 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from wirework.db.engine import Database, WriteLock, sqlite_pragmas
 from wirework.db.health import Backoff, is_disconnect
 from wirework.db.types import utcnow, uuid7
-from wirework.engine import retention
+from wirework.engine import payloads, retention
 from wirework.engine.definition import NodeSpec
 from wirework.engine.errors import DefinitionInvalid, NodeError, NodeFailure
 from wirework.engine.graph import Graph, compile_graph, downstream_of
@@ -70,7 +70,8 @@ from wirework.engine.runner import NodeStatus, RunHooks, run_workflow
 
 log = structlog.get_logger("wirework.executions")
 
-INPUT_PREVIEW_ITEMS = 50  # input_data is a preview; outputs are kept whole (resume needs them)
+# input_data is a preview (payloads.preview); outputs are kept whole, large items stored once
+# (payloads.ItemStore): resume starts from them.
 _STATUS_OF_NODE_RUN: dict[NodeStatus, NodeRunStatus] = {
     "success": NodeRunStatus.completed,
     "continued": NodeRunStatus.completed,
@@ -738,6 +739,8 @@ class _Claimed:
     execution: Execution  # detached: loaders read it, nothing writes it
     committed: _Committed
     context: RunContext
+    store: payloads.ItemStore
+    """The large items read back (its input, committed outputs): records refer to them."""
 
 
 @dataclass(slots=True)
@@ -778,15 +781,14 @@ def _claim_and_load_job(
                 f"retried.{last}"
             )
             return _give_up(connection, execution, reason, limits, on_end)
-        committed = (
-            _Committed()
-            if first
-            else _fold_outputs(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
-        )
+        store = payloads.ItemStore()
+        rows = [] if first else list(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
+        payloads.load(connection, execution_id, [execution.input_items, *(row[3] for row in rows)], store)
+        committed = _fold_outputs(rows)
         context = read_context(connection, execution)
         if _at_limit(connection, execution, context):
             raise _AtConcurrencyLimit(execution_id)
-        return _Claimed(execution, committed, context)
+        return _Claimed(execution, committed, context, store)
 
     return job
 
@@ -879,13 +881,14 @@ async def create_execution(
 ) -> Execution:
     """Accept work: one pending row, the root of a new chain (a user or a trigger started it).
     The caller commits, then hands the id to an executor."""
+    new: payloads.New = {}
     execution = Execution(
         org_id=org_id,
         workflow_id=workflow_id,
         version_id=version_id,
         trigger_type=trigger_type,
         triggered_by=triggered_by,
-        input_items=list(input_items or []),
+        input_items=payloads.ItemStore().items(input_items or [], new),
         options={k: v for k, v in (options or {}).items() if k != EVENT_PATH},  # a retry starts afresh
         parent_execution_id=parent_execution_id,
         retry_of=retry_of,
@@ -894,6 +897,8 @@ async def create_execution(
     )
     session.add(execution)
     await session.flush()
+    if new:
+        await session.run_sync(lambda sync: payloads.write(sync.connection(), execution.id, new))
     return execution
 
 
@@ -963,13 +968,14 @@ def insert_pending(
     executions, and a sub-workflow's caller gets the error) and is never run."""
     execution_id = uuid7()
     now = utcnow()
+    new: payloads.New = {}
     values = {
         "id": execution_id,
         "org_id": org_id,
         "workflow_id": workflow_id,
         "version_id": version_id,
         "trigger_type": trigger_type,
-        "input_items": list(input_items),
+        "input_items": payloads.ItemStore().items(input_items, new),
         "options": options,
         "status": ExecutionStatus.pending,
         "created_at": now,
@@ -991,6 +997,7 @@ def insert_pending(
         if path:
             values["options"] = {**options, EVENT_PATH: path}
     connection.execute(_ACCEPT, values)
+    payloads.write(connection, execution_id, new)
     return execution_id
 
 
@@ -1064,6 +1071,7 @@ def last_items(connection: Connection, execution_id: uuid.UUID) -> Items:
     """The items an execution ended with: its latest finished node's `main` output (or first
     output), `$`-outputs aside. Plain statement, for `read`."""
     last = connection.execute(_LAST_OUTPUT, {"execution_id": execution_id}).scalar_one_or_none() or {}
+    payloads.load(connection, execution_id, [last])
     outputs = {k: v for k, v in last.items() if not k.startswith("$")}
     return list(outputs.get("main") or next(iter(outputs.values()), []))
 
@@ -1110,27 +1118,41 @@ def _fold_outputs(rows: Iterable[Any]) -> _Committed:
 async def committed_outputs(
     session: AsyncSession, execution_id: uuid.UUID
 ) -> tuple[dict[str, NodeOutputs], dict[str, dict[str, Any]]]:
-    """Each node's latest finished outputs, and the payloads of nodes left waiting."""
-    committed = _fold_outputs(await session.execute(_OUTPUTS, {"execution_id": execution_id}))
+    """Each node's latest finished outputs (large items read back), and the payloads of nodes
+    left waiting."""
+
+    def read(sync: Any) -> _Committed:
+        connection = sync.connection()
+        rows = list(connection.execute(_OUTPUTS, {"execution_id": execution_id}))
+        payloads.load(connection, execution_id, [row[3] for row in rows])
+        return _fold_outputs(rows)
+
+    committed = await session.run_sync(read)
     return committed.finished, committed.waiting
 
 
-def _preview(inputs: Mapping[str, Items]) -> dict[str, Any]:
-    return {name: list(items[:INPUT_PREVIEW_ITEMS]) for name, items in inputs.items()}
-
-
 class _DurableHooks(RunHooks):
-    def __init__(self, db: Database, lease: _Lease, started: Mapping[str, uuid.UUID], unproven: bool) -> None:
+    def __init__(
+        self,
+        db: Database,
+        lease: _Lease,
+        started: Mapping[str, uuid.UUID],
+        unproven: bool,
+        store: payloads.ItemStore | None = None,
+    ) -> None:
         self.db, self.lease = db, lease
-        self.started: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        self.store = store or payloads.ItemStore()
+        """Large items stored once: records hold references to them (see engine.payloads)."""
+        self.started: dict[str, tuple[datetime, dict[str, Any], payloads.New]] = {}
         self.open = dict(started)
         """at_most_once nodes whose start is recorded and whose end is not: node id → record id."""
         self.unproven = unproven
         """Claimed after crashes that made no progress: the first record resets their count."""
 
     async def on_node_start(self, node: NodeSpec, attempt: int, inputs: Mapping[str, Items]) -> None:
-        now, preview = utcnow(), _preview(inputs)
-        self.started[node.id] = (now, preview)
+        new: payloads.New = {}
+        now, preview = utcnow(), self.store.preview(inputs, new)
+        self.started[node.id] = (now, preview, new)  # its new payloads go out with the record
         if not node.at_most_once or node.id in self.open:  # open: an earlier claim's start, refused
             return
         row_id, lease = uuid7(), self.lease
@@ -1153,11 +1175,13 @@ class _DurableHooks(RunHooks):
         def job(connection: Connection) -> bool:
             if not lease.kept(connection, renew):
                 return False
+            payloads.write(connection, lease.execution_id, new)
             connection.execute(_RECORD, record)
             return True
 
         if not await _write(self.db, job):  # durable before the node runs
             raise LeaseLost(str(lease.execution_id))
+        self.store.written(new)
         if renew:
             lease.renewed(sent_at)
         self.open[node.id] = row_id
@@ -1172,7 +1196,8 @@ class _DurableHooks(RunHooks):
         reset: tuple[str, ...],
     ) -> None:
         now = utcnow()
-        started_at, inputs = self.started.pop(node.id, (now, None))
+        started_at, inputs, new = self.started.pop(node.id, (now, None, {}))
+        new = {digest: text for digest, text in new.items() if digest not in self.store.stored}
         stored = dict(outputs or {})
         if status == "waiting" and error is None:
             stored = {}
@@ -1187,7 +1212,7 @@ class _DurableHooks(RunHooks):
             "started_at": started_at,
             "finished_at": now,
             "input_data": inputs,
-            "output_data": stored,
+            "output_data": self.store.outputs(stored, new),
             "item_count": sum(len(v) for k, v in stored.items() if not k.startswith("$")),
             "error": error.message if error else None,
         }
@@ -1201,6 +1226,7 @@ class _DurableHooks(RunHooks):
                 connection.execute(_PROGRESSED, {"execution_id": lease.execution_id, "owner": lease.owner})
             if reset:
                 connection.execute(_SUPERSEDE, {"execution_id": lease.execution_id, "node_ids": list(reset)})
+            payloads.write(connection, lease.execution_id, new)
             if row_id is None:
                 connection.execute(_RECORD, record)
             else:
@@ -1209,6 +1235,7 @@ class _DurableHooks(RunHooks):
 
         if not await _write(self.db, job):
             raise LeaseLost(str(lease.execution_id))
+        self.store.written(new)
         self.unproven = False
         if renew:
             lease.renewed(sent_at)
@@ -1363,7 +1390,7 @@ async def run_execution(
         return None if started is None else RunOutcome(status, follow_ups=started)
 
     held = _Lease(execution_id, owner, lease, since=claim_sent_at)
-    hooks = _DurableHooks(db, held, committed.started, unproven)
+    hooks = _DurableHooks(db, held, committed.started, unproven, claimed.store)
     try:
         try:
             graph = _refuse_started(

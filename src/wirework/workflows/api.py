@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import select
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from sqlalchemy import delete, func, select
 
 from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
 from wirework.accounts.models import OrgRole
 from wirework.accounts.schemas import Page
-from wirework.db.pagination import MAX_LIMIT, paginate
+from wirework.db.pagination import MAX_LIMIT, paginate, parse_cursor
 from wirework.db.scoping import get_scoped, scoped
 from wirework.deps import SessionDep
-from wirework.engine import executions
+from wirework.engine import executions, payloads
 from wirework.engine.expressions import expression_reference
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
 from wirework.engine.nodes import NodeRegistry
-from wirework.errors import Conflict, ValidationFailed
+from wirework.errors import Conflict, NotFound, ValidationFailed
 from wirework.problems import problem_responses
 from wirework.queue.waiting import Completions
 from wirework.security.vault import Vault
@@ -441,6 +441,27 @@ def _check_start(start: str | None, definition: dict[str, Any] | None) -> None:
 # ---------------------------------------------------------------- executions
 
 
+_LISTED = [Execution.__table__.c[name] for name in ExecutionOut.model_fields if name != "is_draft"]
+"""The columns a list page returns: never the input items or options, which may be megabytes."""
+_CLOCK_SLACK = timedelta(minutes=1)
+"""An execution's id (UUID v7) and created_at are taken within this of each other."""
+
+
+def _id_at(moment: datetime) -> uuid.UUID:
+    """The smallest UUID v7 of this millisecond: ids compare as the instants they were made."""
+    return uuid.UUID(int=max(0, int(moment.timestamp() * 1000)) << 80)
+
+
+def _is_draft(dialect: str) -> Any:
+    """`options` holds a draft's definition (a run of the editor's unsaved canvas), read in SQL."""
+    options = Execution.options
+    if dialect == "postgresql":
+        return options.op("?")("definition")
+    if dialect == "mysql":
+        return func.json_contains_path(options, "one", "$.definition") == 1
+    return func.json_type(options, "$.definition").is_not(None)
+
+
 @executions_router.get("", response_model=Page[ExecutionOut])
 async def list_executions(
     principal: CurrentPrincipal,
@@ -453,30 +474,35 @@ async def list_executions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Executions of the current organization, newest first."""
-    stmt = scoped(Execution, org_id)
+    """Executions of the current organization, newest first. Each filter, and each pair of
+    workflow and status, is served by an index ending in id, so a page costs the same however
+    long the history is."""
+    dialect = session.get_bind().dialect.name
+    stmt = select(*_LISTED, _is_draft(dialect).label("is_draft")).where(Execution.org_id == org_id)
     if workflow_id:
         stmt = stmt.where(Execution.workflow_id == workflow_id)
     if status_:
         stmt = stmt.where(Execution.status == status_)
+    # Time bounds become id bounds too (ids are made when the run is accepted), so the index
+    # walk starts and stops there instead of reading every newer row first.
     if since:
-        stmt = stmt.where(Execution.created_at >= since)
+        stmt = stmt.where(Execution.created_at >= since, Execution.id >= _id_at(since - _CLOCK_SLACK))
     if until:
-        stmt = stmt.where(Execution.created_at < until)
-    rows, next_cursor = await paginate(
-        session, stmt, Execution.id, limit=limit, cursor=cursor, newest_first=True
-    )
-    return {
-        "items": [ExecutionOut.model_validate(e).model_dump(mode="json") for e in rows],
-        "next_cursor": next_cursor,
-    }
+        stmt = stmt.where(Execution.created_at < until, Execution.id < _id_at(until + _CLOCK_SLACK))
+    after = parse_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(Execution.id < after)
+    rows = (await session.execute(stmt.order_by(Execution.id.desc()).limit(limit + 1))).all()
+    page = [ExecutionOut.model_validate(dict(row._mapping)).model_dump(mode="json") for row in rows[:limit]]
+    return {"items": page, "next_cursor": page[-1]["id"] if len(rows) > limit else None}
 
 
 @executions_router.get("/{execution_id}", response_model=ExecutionDetail)
 async def get_execution(
     execution_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> ExecutionDetail:
-    """One execution with every node run, its items and errors."""
+    """One execution with every node run, its items and errors. Items larger than 16 KB appear as
+    references (`{"$wirework_item": digest, "bytes": size}`): GET .../items/{digest} gives one."""
     execution = await get_scoped(session, Execution, execution_id, org_id)
     logs = await session.execute(
         select(ExecutionLog).where(ExecutionLog.execution_id == execution.id).order_by(ExecutionLog.id)
@@ -488,6 +514,28 @@ async def get_execution(
             "nodes": [NodeRunOut.model_validate(log) for log in logs.scalars()],
         }
     )
+
+
+@executions_router.get("/{execution_id}/items/{digest}", response_model=dict[str, Any])
+async def get_execution_item(
+    execution_id: uuid.UUID,
+    digest: Annotated[str, Path(pattern="^[0-9a-f]{64}$")],
+    principal: CurrentPrincipal,
+    org_id: ActiveOrgId,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """One large item of an execution, as its input and node records refer to it."""
+    owned = (await session.execute(_owned(execution_id, org_id))).scalar_one_or_none()
+    item = None
+    if owned is not None:
+        item = await session.run_sync(lambda sync: payloads.read_one(sync.connection(), owned, digest))
+    if item is None:
+        raise NotFound(f"Item {digest} of execution {execution_id} not found")
+    return item
+
+
+def _owned(execution_id: uuid.UUID, org_id: uuid.UUID) -> Any:
+    return select(Execution.id).where(Execution.id == execution_id, Execution.org_id == org_id)
 
 
 @executions_router.post(
@@ -555,7 +603,16 @@ async def rerun_execution(
 async def delete_execution(
     execution_id: uuid.UUID, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> Response:
-    return await _delete(principal, session, Execution, execution_id, org_id)
+    """Delete an execution with its node records and stored items (one statement through the
+    primary key; runs that referred to it keep going, their reference cleared)."""
+    _writer(principal)
+    deleted = await session.execute(
+        delete(Execution).where(Execution.id == execution_id, Execution.org_id == org_id)
+    )
+    if deleted.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound(f"Execution {execution_id} not found")
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------- credentials
