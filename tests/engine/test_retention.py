@@ -251,3 +251,28 @@ async def test_retention_statements_use_indexes_on_sqlite(db: Database) -> None:
             # Every read of executions is a search through an index, never a scan of the table.
             assert "SCAN executions" not in plan, plan
             assert "USING" in plan, plan
+
+
+async def test_metrics_count_live_runs_and_read_finished_ones_from_the_last_pass(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    org_id, workflow_id = await _workflow(client)
+    await _history(
+        db,
+        org_id,
+        workflow_id,
+        [(ExecutionStatus.completed, DAY)] * 3
+        + [(ExecutionStatus.failed, DAY), (ExecutionStatus.waiting, DAY)],
+    )
+    alice = _accounts[id(client)]
+    with _statements(db) as seen:
+        before = (await client.get("/metrics", headers=alice.headers)).text
+    assert 'wirework_executions{status="waiting"} 1.0' in before
+    assert 'wirework_executions{status="completed"} 0.0' in before  # no pass has counted them yet
+    counts = [s for s in seen if "count(" in s.lower() and "FROM executions" in s]
+    # The scrape counts only live statuses (an index range each), never the whole table.
+    assert counts and all("executions.status IN" in s for s in counts)
+    await RetentionJob(db, RetentionPolicy(), owner="p").run_once()
+    after = (await client.get("/metrics", headers=alice.headers)).text
+    assert 'wirework_executions{status="completed"} 3.0' in after
+    assert 'wirework_executions{status="failed"} 1.0' in after
