@@ -122,7 +122,7 @@ def test_new_workflow_is_created_on_its_first_save_only(page: Any, api_user: Api
     page.get_by_role("button", name="New workflow").first.click()
     page.get_by_label("Workflow name").fill("First save")
     page.get_by_label("Workflow name").press("Enter")
-    drop_node(page, "core.manual_trigger", 120, 200)
+    drop_node(page, "core.manual_trigger", 600, 300)
     close_panel(page)
     assert names() == []
     page.get_by_role("button", name="Save").click()
@@ -136,3 +136,56 @@ def test_new_workflow_is_created_on_its_first_save_only(page: Any, api_user: Api
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("save-state")).to_have_text("Saved · v2")
     assert names() == ["First save"]
+
+
+def test_expression_preview_offers_vars_and_every_name_the_server_offers(
+    page: Any, api_user: ApiUser, shots: Shots
+) -> None:
+    base, headers = api_user.base_url, api_user.headers
+    made = httpx.post(
+        f"{base}/api/v1/variables", headers=headers, json={"name": "LIMIT", "value": "10", "type": "number"}
+    )
+    assert made.status_code == 201
+    definition = hook_workflow("defect-two", "x")
+    definition["nodes"][1] = {
+        "id": "check",
+        "name": "Check",
+        "type": "core.if",
+        "position": [300, 0],
+        "parameters": {"condition": "{{ json.body.total > vars.LIMIT }}"},
+    }
+    definition["edges"] = [{"from": "hook", "to": "check"}]
+    workflow_id = create_workflow(api_user, "Limits", definition)
+    ran = httpx.post(
+        f"{base}/api/v1/workflows/{workflow_id}/run",
+        headers=headers,
+        json={"input": [{"body": {"total": 50}}], "start_node": "hook", "wait_s": 10},
+    )
+    assert ran.json()["status"] == "completed"  # the server renders it
+
+    api_user.login(page)
+    page.goto(f"/workflows/{workflow_id}")
+    open_node(page, "Check")
+    preview = page.get_by_test_id("preview-Condition")
+    expect(preview).to_have_text("Result: true")
+    shots("vars-previewed")
+    names = [n["name"] for n in httpx.get(f"{base}/api/v1/expressions", headers=headers).json()["names"]]
+    assert "vars" in names
+    condition = page.get_by_label("Condition")
+    for name in names:
+        condition.fill(f"{{{{ {name} is defined }}}}")
+        expect(preview).to_have_text("Result: true")
+
+    # Autocomplete: the fields of vars, then a filter.
+    condition.fill("")
+    condition.press_sequentially("{{ vars.")
+    suggestions = page.get_by_role("listbox", name="Expression suggestions")
+    expect(suggestions.get_by_role("option")).to_have_text(["LIMITnumber"])
+    shots("autocomplete")
+    condition.press("Enter")
+    condition.press_sequentially(" * 2 > json.body.total | ")
+    expect(suggestions.get_by_role("option").first).to_be_visible()
+    condition.press("Escape")
+    condition.press_sequentially("int }}")
+    expect(condition).to_have_value("{{ vars.LIMIT * 2 > json.body.total | int }}")
+    expect(preview).to_have_text("Result: false")

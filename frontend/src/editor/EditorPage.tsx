@@ -15,6 +15,7 @@ import {
 import { api, ApiError, errorMessage } from "../api/client";
 import type { Definition, Execution, ExecutionDetail, NodeOutputs, NodeType, Version, VersionDetail, WorkflowDetail } from "../api/types";
 import { edgeItemCount, latestRuns, previewContextFor } from "../lib/runData";
+import type { ExpressionReference, PreviewContext } from "../lib/expressions";
 import { toCanvas, toDefinition, type CanvasEdge, type CanvasNode } from "../lib/graph";
 import { Link, navigate } from "../lib/router";
 import { EditorContext, type EditorInfo } from "./context";
@@ -70,6 +71,8 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   const [viewing, setViewing] = useState<{ version: VersionDetail; draft: { nodes: CanvasNode[]; edges: CanvasEdge[] } } | null>(null);
   const [pins, setPins] = useState<Record<string, NodeOutputs>>({});
   const [testInput, setTestInput] = useState("[{}]");
+  const [reference, setReference] = useState<ExpressionReference | null>(null);
+  const [variables, setVariables] = useState<Record<string, unknown>>({});
   /** `/workflows/new`: nothing exists on the server until the first save (or run) creates it. */
   const isNew = routeWorkflowId === "new";
   const [newName, setNewName] = useState("My workflow");
@@ -120,6 +123,10 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     (async () => {
       try {
         const nodeTypes = await api.get<NodeType[]>("node-types");
+        // What expressions offer (the server's list) and `vars` as this workflow's runs see them.
+        void api.get<ExpressionReference>("expressions").then(setReference, () => undefined);
+        const varsFor = routeWorkflowId && routeWorkflowId !== "new" ? { workflow_id: routeWorkflowId } : {};
+        void api.get<Record<string, unknown>>("variables/values", varsFor).then(setVariables, () => undefined);
         if (cancelled) return;
         setTypes(nodeTypes);
         if (executionId) {
@@ -221,7 +228,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
       const detail = await loadExecution(id);
       if (FINISHED.has(detail.status)) {
         setBanner(detail.status === "failed"
-          ? { kind: "error", text: `The run failed${detail.error_node ? ` at ${detail.error_node}` : ""}: ${detail.error ?? ""}` }
+          ? { kind: "error", text: `The run failed${detail.error_node ? ` at ${nodeName(detail.error_node)}` : ""}: ${detail.error ?? ""}` }
           : { kind: "info", text: `Run ${detail.status}.` });
         return;
       }
@@ -283,6 +290,8 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   }, [execution, workflowId, currentDefinition, follow]);
 
   const runs = useMemo(() => latestRuns(execution), [execution]);
+  /** A node's name from its id (errors name nodes as the user does). */
+  const nodeName = (id: string) => nodesRef.current.find((n) => n.id === id)?.data.name ?? id;
   followRef.current = follow;
 
   // Edges that carried items in the run shown say how many, like n8n.
@@ -353,10 +362,14 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   const selected = nodes.filter((n) => n.selected);
   const panelNode = selected.length === 1 ? selected[0] : null;
 
-  const previewContext = useMemo(
-    () => panelNode && previewContextFor(panelNode.id, execution, runs, edges, Boolean(typeMap.get(panelNode.data.type)?.is_trigger), { id: workflow?.id, name: workflow?.name }),
-    [panelNode, execution, runs, edges, typeMap, workflow],
-  );
+  // The preview sees what a run would: the server's names, vars, and the run's data when there is one.
+  const previewContext = useMemo((): PreviewContext | null => {
+    if (!panelNode) return null;
+    const meta = { id: workflow?.id, name: workflow?.name, version: workflow?.version, timezone: settings?.timezone ?? "UTC" };
+    const fromRun = previewContextFor(panelNode.id, execution, runs, edges, Boolean(typeMap.get(panelNode.data.type)?.is_trigger), meta);
+    const base: PreviewContext = fromRun ?? { items: [], json: {}, index: 0, nodes: {}, noRunData: true, workflow: meta };
+    return { ...base, vars: variables, reference: reference ?? undefined, execution: { ...base.execution, mode: execution?.trigger_type ?? "manual" } };
+  }, [panelNode, execution, runs, edges, typeMap, workflow, settings, variables, reference]);
 
   if (loadError) return <div className="page"><div className="alert alert-error">{loadError}</div><Link to="/workflows">Back to workflows</Link></div>;
   if (!loaded) return <div className="loading">Loading editor…</div>;

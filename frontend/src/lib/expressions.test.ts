@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { previewExpression, renderTemplate } from "./expressions";
+import { completions, insideExpression, previewExpression, renderTemplate } from "./expressions";
 
 const context = {
   json: { name: "Ada", n: 7, tags: ["a", "b"], address: { city: "Paris" }, price: 2.5, qty: 4 },
@@ -64,5 +64,59 @@ describe("previewExpression", () => {
   it("gives the text to show", () => {
     expect(previewExpression("{{ json.n * 2 }}", context)).toEqual({ ok: true, value: 14, text: "14" });
     expect(previewExpression("{{ json.address }}", context)).toMatchObject({ text: '{"city":"Paris"}' });
+  });
+});
+
+describe("the server's names and missing fields", () => {
+  const reference = {
+    names: ["json", "index", "items", "nodes", "vars", "execution", "workflow", "now"].map((name) => ({ name, description: `${name} help` })),
+    filters: ["default", "length", "upper"],
+    tests: ["defined", "none"],
+    functions: ["range"],
+  };
+  const served = { ...context, reference, vars: { LIMIT: 10 }, json: { body: { total: 50 } } };
+
+  it("previews vars from the context, as runs see them", () => {
+    expect(renderTemplate("{{ json.body.total > vars.LIMIT }}", served)).toBe(true);
+  });
+
+  it("offers exactly the server's names", () => {
+    for (const { name } of reference.names) expect(renderTemplate(`{{ ${name} is defined }}`, served)).toBe(true);
+    const fewer = { ...served, reference: { ...reference, names: reference.names.filter((n) => n.name !== "now") } };
+    expect(previewExpression("{{ now }}", fewer)).toEqual({ ok: false, error: "'now' is undefined" });
+    const more = { ...served, reference: { ...reference, names: [...reference.names, { name: "secrets", description: "" }] } };
+    expect(previewExpression("{{ secrets }}", more)).toMatchObject({ ok: false, error: expect.stringContaining("not previewed") });
+  });
+
+  it("compares a missing field or null as false, like the server", () => {
+    expect(renderTemplate("{{ json.nope > 5 }}", served)).toBe(false);
+    expect(renderTemplate("{{ 5 < json.nope }}", served)).toBe(false);
+    expect(renderTemplate("{{ json.body.none_here <= 5 }}", served)).toBe(false);
+    expect(renderTemplate("{{ none >= 1 }}", served)).toBe(false);
+    expect(previewExpression("{{ json.nope + 1 }}", served).ok).toBe(false);
+  });
+});
+
+describe("completions", () => {
+  const reference = { names: [{ name: "json", description: "This item" }, { name: "vars", description: "Variables" }, { name: "nodes", description: "Earlier nodes" }], filters: ["default", "upper"], tests: ["defined"], functions: ["range"] };
+  const ctx = { reference, json: { body: { total: 5, name: "x" } }, vars: { LIMIT: 10 }, nodes: { "Get order": [{ id: 1 }] } };
+  const labels = (before: string) => completions(before, ctx).map((c) => c.label);
+
+  it("offers names, fields after a dot, node names, filters and tests", () => {
+    expect(insideExpression("{{ json.a }} {{ js")).toBe(true);
+    expect(completions("no braces json.", ctx)).toEqual([]);
+    expect(labels("{{ ")).toEqual(["json", "vars", "nodes", "range"]);
+    expect(labels("{{ v")).toEqual(["vars"]);
+    expect(labels("{{ json.")).toEqual(["body"]);
+    expect(labels("{{ json.body.t")).toEqual(["total"]);
+    expect(labels("{{ vars.")).toEqual(["LIMIT"]);
+    expect(completions('{{ nodes["G', ctx)).toEqual([{ label: "Get order", insert: 'Get order"]', replace: 1, detail: undefined }]);
+    expect(labels('{{ nodes["Get order"].')).toEqual(["first", "last", "json", "outputs"]);
+    expect(labels("{{ json.body.name | u")).toEqual(["upper"]);
+    expect(labels("{{ json.x is ")).toEqual(["defined"]);
+  });
+
+  it("says how much of the typed word a completion replaces", () => {
+    expect(completions("{{ json.body.to", ctx)).toEqual([{ label: "total", insert: "total", replace: 2, detail: "number" }]);
   });
 });

@@ -1,12 +1,27 @@
 // Expression preview: evaluates the Jinja2 subset used in parameters (`{{ json.name }}`) in the
 // browser, against the last run's data, with the server's rules (see engine/expressions.py):
 // a string that is one expression gives its native value; text with expressions gives a string;
-// a missing key is `undefined` ("" in text, null as a value). `{% %}` blocks are not previewed.
+// a missing key is `undefined` ("" in text, null as a value; an ordering comparison with it, or
+// with null, is false). `{% %}` blocks are not previewed. The names an expression may use come
+// from the server (GET /api/v1/expressions), the same list its runs render with; `completions`
+// offers them, the fields of the data, filters and tests while typing.
 
 export const MISSING: unique symbol = Symbol("missing");
 type Value = unknown;
 
+/** What the server says expressions offer (GET /api/v1/expressions). */
+export interface ExpressionReference {
+  names: { name: string; description: string }[];
+  filters: string[];
+  tests: string[];
+  functions: string[];
+}
+
 export interface PreviewContext {
+  /** The server's list; when given, exactly these names exist (as in a run). */
+  reference?: ExpressionReference;
+  /** No run to preview against yet: `json`, `items` and `nodes` are empty. */
+  noRunData?: boolean;
   json?: Record<string, unknown>;
   items?: Record<string, unknown>[];
   index?: number;
@@ -76,9 +91,12 @@ function asText(value: Value): string {
   return String(value);
 }
 
-function buildScope(context: PreviewContext): Record<string, Value> {
+/** A name the server offers that this preview cannot compute: using it says so. */
+const NOT_PREVIEWED: unique symbol = Symbol("not previewed");
+
+export function buildScope(context: PreviewContext): Record<string, Value> {
   const items = context.items ?? (context.json ? [context.json] : []);
-  return {
+  const known: Record<string, Value> = {
     json: context.json ?? items[0] ?? {},
     items,
     index: context.index ?? 0,
@@ -88,6 +106,9 @@ function buildScope(context: PreviewContext): Record<string, Value> {
     workflow: context.workflow ?? {},
     now: context.now ?? new Date().toISOString(),
   };
+  if (!context.reference) return known;
+  // Exactly the server's names: one it lacks is undefined here too, one this preview lacks says so.
+  return Object.fromEntries(context.reference.names.map(({ name }) => [name, name in known ? known[name] : NOT_PREVIEWED]));
 }
 
 // ---------------------------------------------------------------- tokenizer
@@ -389,6 +410,7 @@ class Evaluator {
           return null;
       }
       if (!(t.value in this.scope)) throw new ExpressionEvalError(`'${t.value}' is undefined`);
+      if (this.scope[t.value] === NOT_PREVIEWED) throw new ExpressionEvalError(`'${t.value}' is not previewed; run the node to see`);
       return this.scope[t.value];
     }
     if (t.kind === "op" && t.value === "(") {
@@ -464,6 +486,8 @@ function equal(a: Value, b: Value): boolean {
 function compare(op: string, a: Value, b: Value): boolean {
   if (op === "==") return equal(a, b);
   if (op === "!=") return !equal(a, b);
+  // As on the server: a missing field or null in an ordering comparison makes it false.
+  if (a === MISSING || b === MISSING || a === null || b === null) return false;
   const bothStrings = typeof a === "string" && typeof b === "string";
   const x = bothStrings ? a : num(a, op);
   const y = bothStrings ? b : num(b, op);
@@ -668,4 +692,82 @@ function callMethod(target: Value, name: string, args: Value[]): Value {
     }
   }
   throw new ExpressionEvalError(`the method '${name}' is not previewed`);
+}
+
+// ---------------------------------------------------------------- autocomplete
+
+export interface Completion {
+  /** What the list shows. */
+  label: string;
+  /** What replaces the word being typed (`replace` characters before the caret). */
+  insert: string;
+  replace: number;
+  detail?: string;
+}
+
+const MAX_COMPLETIONS = 12;
+
+/** Whether the caret (at the end of `before`) is inside an unclosed `{{`. */
+export function insideExpression(before: string): boolean {
+  return before.lastIndexOf("{{") > before.lastIndexOf("}}");
+}
+
+/**
+ * What may come next at the caret, `before` being the text up to it: the server's names and
+ * functions, the fields of the value before a dot (`json.`, `vars.`, `nodes["Name"].first.`),
+ * node names inside `nodes["`, filters after `|`, tests after `is`.
+ */
+export function completions(before: string, context: PreviewContext | null): Completion[] {
+  if (!insideExpression(before)) return [];
+  const inner = before.slice(before.lastIndexOf("{{") + 2);
+  const reference = context?.reference;
+  const scope = context ? buildScope(context) : {};
+  const pick = (words: { label: string; insert?: string; detail?: string }[], typed: string): Completion[] =>
+    words
+      .filter((w) => w.label.toLowerCase().startsWith(typed.toLowerCase()) && w.label !== typed)
+      .slice(0, MAX_COMPLETIONS)
+      .map((w) => ({ label: w.label, insert: w.insert ?? w.label, replace: typed.length, detail: w.detail }));
+
+  let m = /nodes\[\s*(["'])([^"']*)$/.exec(inner);
+  if (m) {
+    const names = Object.keys((scope.nodes ?? {}) as Record<string, unknown>);
+    return pick(names.map((n) => ({ label: n, insert: `${n}${m![1]}]` })), m[2]);
+  }
+  m = /\|\s*([A-Za-z_]\w*)?$/.exec(inner);
+  if (m) return pick((reference?.filters ?? []).map((f) => ({ label: f, detail: "filter" })), m[1] ?? "");
+  m = /\bis\s+(?:not\s+)?([A-Za-z_]\w*)?$/.exec(inner);
+  if (m) return pick((reference?.tests ?? []).map((t) => ({ label: t, detail: "test" })), m[1] ?? "");
+  m = /((?:[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*|\[\s*(?:"[^"]*"|'[^']*'|\d+)\s*\])*)\.([A-Za-z_]\w*)?$/.exec(inner);
+  if (m) {
+    let value: Value;
+    try {
+      value = evaluate(m[1], scope);
+    } catch {
+      return [];
+    }
+    return pick(fieldsOf(value).map((f) => ({ label: f.label, detail: f.detail })), m[2] ?? "");
+  }
+  m = /(?:^|[\s(\[,+\-*/%<>=!~])([A-Za-z_]\w*)?$/.exec(inner);
+  if (!m) return [];
+  const words = [
+    ...(reference?.names ?? Object.keys(scope).map((name) => ({ name, description: "" }))).map((n) => ({ label: n.name, detail: n.description })),
+    ...(reference?.functions ?? []).map((f) => ({ label: f, insert: `${f}(`, detail: "function" })),
+  ];
+  return pick(words, m[1] ?? "");
+}
+
+/** The names after a dot that mean something for `value`: an object's keys, a list's helpers. */
+function fieldsOf(value: Value): { label: string; detail?: string }[] {
+  if (Array.isArray(value)) {
+    return [
+      { label: "first", detail: "the first item" },
+      { label: "last", detail: "the last item" },
+      { label: "json", detail: "the first item" },
+      { label: "outputs", detail: "every output by name" },
+    ];
+  }
+  if (value && typeof value === "object") {
+    return Object.entries(value as Record<string, unknown>).map(([k, v]) => ({ label: k, detail: typeName(v === undefined ? null : v) }));
+  }
+  return [];
 }
