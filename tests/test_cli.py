@@ -278,6 +278,35 @@ def test_workflow_run_prints_each_node_and_fails_with_nonzero(tmp_path: Path) ->
     assert refused.returncode == 1 and "core.nope" in refused.stderr
 
 
+def test_workflow_run_reads_a_large_input_from_a_file_or_stdin(tmp_path: Path) -> None:
+    import json
+
+    flow = _write_workflow(
+        tmp_path / "last.json",
+        [{"id": "a", "name": "Last", "type": "core.limit", "parameters": {"max_items": 1, "keep": "last"}}],
+    )
+    items = [{"n": n, "text": "x" * 20} for n in range(100_000)]  # ~3.5 MB: more than an argument holds
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps(items))
+    result = run("workflow", "run", str(flow), "--input", f"@{source}", data_dir=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last == {"node": "Last", "outputs": {"main": [{"n": 99_999, "text": "x" * 20}]}}
+    piped = subprocess.run(
+        [WIREWORK, "workflow", "run", str(flow), "--input", "-"],
+        input='[{"n": 1}, {"n": 2}]',
+        env=_env(tmp_path, None),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout.splitlines()[-1])["outputs"]["main"] == [{"n": 2}]
+    missing = run("workflow", "run", str(flow), "--input", "@nope.json", data_dir=tmp_path, check=False)
+    assert missing.returncode == 1 and "nope.json" in missing.stderr
+
+
 def test_workflow_import_list_export(tmp_path: Path) -> None:
     import json
 

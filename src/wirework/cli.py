@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -419,7 +420,14 @@ OrgOption = Annotated[str | None, typer.Option(help="Organization slug or name (
 @workflow_app.command("run")
 def workflow_run(
     file: Annotated[Path, typer.Argument(help="A workflow export or definition (JSON).")],
-    input: Annotated[str, typer.Option("--input", help="Items for the trigger node, as JSON.")] = "[]",
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="Items for the trigger node, as JSON; @file.json reads them from a file, - from stdin "
+            "(a large input does not fit in an argument).",
+        ),
+    ] = "[]",
 ) -> None:
     """Run a workflow file here, without a server or database; print each node's output items."""
     import json
@@ -431,6 +439,13 @@ def workflow_run(
 
     data = _read_json(file)
     definition = data.get("definition", data) if isinstance(data, dict) else data
+    if input in ("-", "@-"):
+        input = sys.stdin.read()
+    elif input.startswith("@"):
+        try:
+            input = Path(input[1:]).read_text()
+        except OSError as exc:
+            raise _fail(f"--input {input}: cannot read {input[1:]!r} ({exc.strerror or exc})") from exc
     try:
         items = json.loads(input)
     except ValueError as exc:
