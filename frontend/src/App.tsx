@@ -1,5 +1,7 @@
-// The app: session gate, the shell with its navigation, and the routes.
-import { lazy, Suspense, useEffect, type ReactNode } from "react";
+// The app: session gate (a new instance, with no account yet, opens on Sign up), the shell with
+// its navigation, and the routes.
+import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
+import { api } from "./api/client";
 import { SessionProvider, useSession } from "./auth/session";
 import { AuthPage } from "./pages/AuthPage";
 import { Shell } from "./layout/Shell";
@@ -12,6 +14,9 @@ import { TemplatesPage } from "./pages/TemplatesPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { MembersPage } from "./pages/MembersPage";
 import { InvitePage } from "./pages/InvitePage";
+import { applyTheme, currentTheme } from "./lib/theme";
+
+applyTheme(currentTheme()); // before the first paint, so a dark page does not flash light
 
 // The editor (React Flow) loads only when a workflow is opened.
 const EditorPage = lazy(() => import("./editor/EditorPage"));
@@ -33,14 +38,28 @@ function Redirect({ to }: { to: string }) {
   return <Loading />;
 }
 
+/** Whether the instance has an account yet (asked only while logged out); null until known. */
+function useHasUsers(ask: boolean): boolean | null {
+  const [hasUsers, setHasUsers] = useState<boolean | null>(null);
+  useEffect(() => {
+    if (!ask) return;
+    api.get<{ has_users: boolean }>("auth/status").then((s) => setHasUsers(s.has_users), () => setHasUsers(true));
+  }, [ask]);
+  return hasUsers;
+}
+
 function Routes() {
   const { me, loading, orgVersion } = useSession();
   const { path, query } = useLocation();
+  const hasUsers = useHasUsers(!loading && !me);
   if (loading) return <Loading />;
   // An invitation's link: signs up (logged out) or accepts (logged in).
   if (path === "/invite") return <InvitePage />;
   if (!me) {
-    return <AuthPage mode={path === "/signup" ? "signup" : "login"} />;
+    if (path === "/signup") return <AuthPage mode="signup" first={hasUsers === false} />;
+    if (path === "/login") return <AuthPage mode="login" />;
+    if (hasUsers === null) return <Loading />;
+    return <AuthPage mode={hasUsers ? "login" : "signup"} first={!hasUsers} />;
   }
   if (path === "/login" || path === "/signup" || path === "/") return <Redirect to={afterLogin(query.get("next"))} />;
   let page: ReactNode;

@@ -62,8 +62,10 @@ class Shots:
 
 
 def drop_node(page: Any, node_type: str, x: int, y: int) -> None:
+    """Drop at (x, y) of the canvas the user sees: right of the node list, which lies over it."""
+    palette = page.locator(".palette").bounding_box()
     page.get_by_test_id(f"palette-{node_type}").drag_to(
-        page.get_by_test_id("canvas"), target_position={"x": x, "y": y}
+        page.get_by_test_id("canvas"), target_position={"x": x + (palette["width"] if palette else 0), "y": y}
     )
 
 

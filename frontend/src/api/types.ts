@@ -107,9 +107,20 @@ export interface EdgeSpec {
   input?: string;
 }
 
+/** A note on the canvas, saved with the workflow and never run. */
+export interface StickySpec {
+  id: string;
+  text: string;
+  position: [number, number];
+  width: number;
+  height: number;
+  color: "yellow" | "blue" | "green" | "pink" | "grey";
+}
+
 export interface Definition {
   nodes: NodeSpec[];
   edges: EdgeSpec[];
+  sticky_notes?: StickySpec[];
   settings?: { timezone?: string; timeout_s?: number; error_workflow_id?: string | null };
   /** Node id → the outputs it gives instead of running, in the editor's runs only. */
   pinned?: Record<string, NodeOutputs>;

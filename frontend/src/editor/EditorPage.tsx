@@ -10,13 +10,12 @@ import {
   ReactFlowProvider,
   useEdgesState,
   useNodesState,
-  useReactFlow,
 } from "@xyflow/react";
 import { api, ApiError, errorMessage } from "../api/client";
 import type { Definition, Execution, ExecutionDetail, NodeOutputs, NodeType, Version, VersionDetail, WorkflowDetail } from "../api/types";
 import { edgeItemCount, latestRuns, previewContextFor } from "../lib/runData";
 import type { ExpressionReference, PreviewContext } from "../lib/expressions";
-import { toCanvas, toDefinition, type CanvasEdge, type CanvasNode } from "../lib/graph";
+import { nameProblem, toCanvas, toDefinition, toStickies, type CanvasEdge, type CanvasNode } from "../lib/graph";
 import { Link, navigate } from "../lib/router";
 import { EditorContext, type EditorInfo } from "./context";
 import { EditorBar } from "./EditorBar";
@@ -24,6 +23,11 @@ import { NodePanel } from "./NodePanel";
 import { Palette } from "./Palette";
 import { VersionsPanel } from "./VersionsPanel";
 import { WorkflowNode } from "./WorkflowNode";
+import { CanvasActionsContext, type CanvasActions } from "./canvasActions";
+import { StickyNoteNode } from "./StickyNote";
+import { useExecutePrevious } from "./useExecutePrevious";
+import { useStickyNotes } from "./useStickyNotes";
+import { useKeepInView, useReadableFit } from "./useViewport";
 import { WorkflowSettings } from "./WorkflowSettings";
 import { useCanvasEditing } from "./useCanvasEditing";
 import { useEditorShortcuts } from "./useEditorShortcuts";
@@ -31,7 +35,9 @@ import { useUndoHistory } from "./useUndoHistory";
 import { useWebhookTest } from "./useWebhookTest";
 import { loadTestInput, saveTestInput } from "./localDraft";
 
-const NODE_TYPES = { wirework: WorkflowNode };
+const NODE_TYPES = { wirework: WorkflowNode, sticky: StickyNoteNode };
+/** How long a success banner stays; an error stays until the next edit or run. */
+const INFO_BANNER_MS = 5000;
 const EDGE_LABEL = { fill: "#1f9d55", fontWeight: 600, fontSize: 11 };
 const EDGE_LABEL_BG = { fill: "#f5f6f8" };
 const FIT_OPTIONS = { maxZoom: 1.2, padding: 0.2 };
@@ -51,7 +57,6 @@ export default function EditorPage(props: Props) {
 }
 
 function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
-  const flow = useReactFlow<CanvasNode, CanvasEdge>();
   const [types, setTypes] = useState<NodeType[]>([]);
   const [workflow, setWorkflow] = useState<WorkflowDetail | null>(null);
   const [nodes, setNodes, onNodesChange] = useNodesState<CanvasNode>([]);
@@ -65,7 +70,8 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   const [banner, setBanner] = useState<{ kind: "error" | "info"; text: string; list?: string[] } | null>(null);
   const [busy, setBusy] = useState<"save" | "run" | null>(null);
   const [showVersions, setShowVersions] = useState(false);
-  const [showPalette, setShowPalette] = useState(true);
+  /** null: the node list opens by itself only on an empty canvas (it lies over the canvas). */
+  const [showPalette, setShowPalette] = useState<boolean | null>(null);
   const [showSettings, setShowSettings] = useState(false);
   const [versionsKey, setVersionsKey] = useState(0);
   const [viewing, setViewing] = useState<{ version: VersionDetail; draft: { nodes: CanvasNode[]; edges: CanvasEdge[] } } | null>(null);
@@ -87,11 +93,13 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   nodesRef.current = nodes;
   edgesRef.current = edges;
 
+  const notes = useStickyNotes((key) => checkpoint(key));
   const history = useUndoHistory(
-    () => ({ nodes: nodesRef.current, edges: edgesRef.current }),
+    () => ({ nodes: nodesRef.current, edges: edgesRef.current, stickies: notes.stickiesRef.current }),
     (snap) => {
       setNodes(snap.nodes);
       setEdges(snap.edges);
+      if (snap.stickies) notes.setStickies(snap.stickies);
       setDirty(true);
     },
   );
@@ -99,6 +107,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     (key?: string) => {
       history.checkpoint(key);
       setDirty(true);
+      setBanner((b) => (b?.kind === "error" ? null : b)); // an edit is the next action: the error was seen
     },
     [history],
   );
@@ -109,8 +118,9 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     const canvas = toCanvas(definition);
     setNodes(canvas.nodes);
     setEdges(canvas.edges);
+    notes.setStickies(toStickies(definition));
     setSettings(definition?.settings);
-  }, [setNodes, setEdges]);
+  }, [setNodes, setEdges, notes.setStickies]);
 
   const loadExecution = useCallback(async (id: string) => {
     const detail = await api.get<ExecutionDetail>(`executions/${id}`);
@@ -178,12 +188,16 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
       return rest;
     });
   }, []);
-  const editing = useCanvasEditing({ typeMap, nodesRef, edgesRef, setNodes, setEdges, checkpoint, onNodeEdited: clearNodeErrors });
+  const showMessage = useCallback((kind: "error" | "info", text: string) => setBanner({ kind, text }), []);
+  const editing = useCanvasEditing({
+    typeMap, nodesRef, edgesRef, setNodes, setEdges, checkpoint, onNodeEdited: clearNodeErrors,
+    stickiesRef: notes.stickiesRef, setStickies: notes.setStickies, onMessage: showMessage, readOnly,
+  });
   const { addNode, onDrop, onConnect, isValidConnection, updateNode } = editing;
 
   // ------------------------------------------------------------ saving and running
 
-  const currentDefinition = useCallback(() => withPins(toDefinition(nodesRef.current, edgesRef.current, settings), pins), [settings, pins]);
+  const currentDefinition = useCallback(() => withPins(toDefinition(nodesRef.current, edgesRef.current, settings, notes.stickiesRef.current), pins), [settings, pins]);
 
   /** A 422 on the definition: errors go on their nodes, the rest in the banner. */
   const showInvalid = useCallback((e: ApiError, prefix = "Invalid workflow") => {
@@ -342,11 +356,13 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
     }
   }, [workflow]);
 
+  const fit = useReadableFit(typeMap, fitOnOpen);
   useEditorShortcuts({
     readOnly,
     save: () => void save(),
     execute: () => void execute(),
-    fitView: () => void flow.fitView({ ...FIT_OPTIONS, duration: 200 }),
+    fitView: () => fit(200),
+    addSticky: notes.addSticky,
     undo: history.undo,
     redo: history.redo,
     ...editing,
@@ -362,6 +378,28 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   const selected = nodes.filter((n) => n.selected);
   const panelNode = selected.length === 1 ? selected[0] : null;
 
+  useKeepInView(panelNode?.id ?? null);
+  const executePrevious = useExecutePrevious({
+    prepare: prepareTestCall, definition: currentDefinition, testInput, follow, setBusy,
+    onError: (text) => setBanner({ kind: "error", text }),
+  });
+  const canvasActions: CanvasActions = useMemo(() => ({
+    renameNode: editing.renameNode,
+    nameProblem: (id, name) => nameProblem(name, id, nodesRef.current),
+    updateSticky: notes.updateSticky,
+  }), [editing.renameNode, notes.updateSticky]);
+  const flowNodes = useMemo(() => [...notes.stickies, ...nodes] as CanvasNode[], [notes.stickies, nodes]);
+  const onFlowNodesChange: typeof onNodesChange = useCallback((changes) => {
+    const rest = notes.takeChanges(changes);
+    if (rest.length) onNodesChange(rest);
+  }, [notes, onNodesChange]);
+  // Success banners go after a while; "Running…" stays until the run ends.
+  useEffect(() => {
+    if (banner?.kind !== "info" || banner.text.endsWith("…")) return;
+    const timer = window.setTimeout(() => setBanner((b) => (b === banner ? null : b)), INFO_BANNER_MS);
+    return () => window.clearTimeout(timer);
+  }, [banner]);
+
   // The preview sees what a run would: the server's names, vars, and the run's data when there is one.
   const previewContext = useMemo((): PreviewContext | null => {
     if (!panelNode) return null;
@@ -374,9 +412,11 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   if (loadError) return <div className="page"><div className="alert alert-error">{loadError}</div><Link to="/workflows">Back to workflows</Link></div>;
   if (!loaded) return <div className="loading">Loading editor…</div>;
   fitOnOpen.current ??= nodes.length > 0;
+  const paletteOpen = showPalette ?? !fitOnOpen.current;
 
   return (
     <EditorContext.Provider value={info}>
+      <CanvasActionsContext.Provider value={canvasActions}>
       <div className="editor">
         <EditorBar
           workflow={workflow ?? (isNew ? unsavedWorkflow(newName) : null)}
@@ -412,13 +452,13 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
           </div>
         )}
         <div className="editor-body">
-          {!readOnly && showPalette && <Palette types={types} onAdd={(t) => addNode(t)} onHide={() => setShowPalette(false)} />}
+          {!readOnly && paletteOpen && <Palette types={types} onAdd={(t) => addNode(t)} onHide={() => setShowPalette(false)} />}
           <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop} data-testid="canvas">
             <ReactFlow<CanvasNode, CanvasEdge>
-              nodes={nodes}
+              nodes={flowNodes}
               edges={shownEdges}
               nodeTypes={NODE_TYPES}
-              onNodesChange={onNodesChange}
+              onNodesChange={onFlowNodesChange}
               onEdgesChange={onEdgesChange}
               onConnect={onConnect}
               isValidConnection={isValidConnection}
@@ -430,18 +470,20 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
               deleteKeyCode={null}
               multiSelectionKeyCode={["Shift", "Meta", "Control"]}
               selectionKeyCode="Shift"
-              fitView={fitOnOpen.current}
               fitViewOptions={FIT_OPTIONS}
               minZoom={0.05}
               defaultEdgeOptions={{ type: "smoothstep" }}
               proOptions={{ hideAttribution: true }}
             >
               <Background gap={20} />
-              <Controls showInteractive={false} fitViewOptions={FIT_OPTIONS} />
+              <Controls showInteractive={false} onFitView={() => fit(200)} />
               {nodes.length <= 400 && <MiniMap pannable zoomable nodeColor="#cbd5e1" nodeStrokeWidth={0} className="minimap" />}
             </ReactFlow>
-            {!readOnly && !showPalette && (
-              <button className="btn palette-open" onClick={() => setShowPalette(true)} aria-label="Show nodes">+ Nodes</button>
+            {!readOnly && (
+              <div className="canvas-tools">
+                {!paletteOpen && <button className="btn" onClick={() => setShowPalette(true)} aria-label="Show nodes">+ Nodes</button>}
+                <button className="btn" onClick={notes.addSticky} title="Add a sticky note (Shift+S)">+ Note</button>
+              </div>
             )}
             {nodes.length === 0 && !readOnly && (
               <div className="canvas-hint">Drag a trigger from the list on the left to start, then add nodes and connect them. Press ? in the top bar for keyboard shortcuts.</div>
@@ -461,6 +503,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
               onTestInput={(text) => { setTestInput(text); if (workflowId) saveTestInput(workflowId, text); }}
               onChange={(patch, key) => updateNode(panelNode.id, patch, key)}
               onExecuteFrom={!readOnly && execution ? () => void executeFrom(panelNode.id) : null}
+              onExecutePrevious={!readOnly && edges.some((e) => e.target === panelNode.id) ? () => void executePrevious(panelNode.id) : null}
               onTogglePin={!readOnly && (runs.get(panelNode.id)?.output_data || pins[panelNode.id]) ? () => togglePin(panelNode.id) : null}
               defaultTimezone={settings?.timezone ?? "UTC"}
               activeWorkflowId={workflow?.is_active ? workflow.id : null}
@@ -477,7 +520,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
               onView={(version) => {
                 setViewing((v) => ({ version, draft: v?.draft ?? { nodes: nodesRef.current, edges: edgesRef.current } }));
                 showDefinition(version.definition);
-                window.setTimeout(() => void flow.fitView(FIT_OPTIONS), 50);
+                window.setTimeout(() => fit(), 50);
               }}
               onRestored={(version) => {
                 setViewing(null);
@@ -503,6 +546,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
             setShowSettings(false);
           }} />
       )}
+      </CanvasActionsContext.Provider>
     </EditorContext.Provider>
   );
 }

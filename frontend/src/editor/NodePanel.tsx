@@ -1,8 +1,10 @@
-// The side panel of the selected node: parameters, settings, credentials, its input and output items.
-import { useState } from "react";
+// The side panel of the selected node: parameters, settings, credentials, its input and output
+// items. Its width is the user's (drag its left edge), remembered in this browser.
+import { useCallback, useState, type PointerEvent as ReactPointerEvent } from "react";
 import type { NodeRun, NodeType } from "../api/types";
 import type { PreviewContext } from "../lib/expressions";
 import type { CanvasNode, NodeData } from "../lib/graph";
+import { useCanvasActions } from "./canvasActions";
 import { CredentialPicker } from "./CredentialPicker";
 import { DataView } from "./DataView";
 import { InputFields } from "./InputFields";
@@ -24,6 +26,8 @@ interface Props {
   onTestInput: (text: string) => void;
   onChange: (patch: Partial<NodeData>, key: string) => void;
   onExecuteFrom: (() => void) | null;
+  /** Run the draft's nodes before this one, to get its input. */
+  onExecutePrevious?: (() => void) | null;
   onTogglePin: (() => void) | null;
   defaultTimezone: string;
   /** The workflow's id when it is active (its triggers are live). */
@@ -47,24 +51,58 @@ function splitErrors(errors: string[]): { byField: Record<string, string>; gener
   return { byField, general };
 }
 
+const WIDTH_KEY = "wirework.nodePanelWidth";
+const MIN_WIDTH = 300;
+const maxWidth = () => Math.max(MIN_WIDTH, Math.min(900, Math.round(window.innerWidth * 0.45)));
+const clampWidth = (w: number) => Math.min(maxWidth(), Math.max(MIN_WIDTH, Math.round(w)));
+
+/** The panel's width, changed by dragging its left edge and kept in localStorage. */
+function usePanelWidth(): [number, (e: ReactPointerEvent) => void] {
+  const [width, setWidth] = useState(() => clampWidth(Number(localStorage.getItem(WIDTH_KEY)) || 380));
+  const startResize = useCallback((e: ReactPointerEvent) => {
+    e.preventDefault();
+    const move = (ev: PointerEvent) => setWidth(clampWidth(window.innerWidth - ev.clientX));
+    const up = (ev: PointerEvent) => {
+      window.removeEventListener("pointermove", move);
+      window.removeEventListener("pointerup", up);
+      localStorage.setItem(WIDTH_KEY, String(clampWidth(window.innerWidth - ev.clientX)));
+    };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", up);
+  }, []);
+  return [width, startResize];
+}
+
 export function NodePanel(props: Props) {
   const { node, type, run, errors, context, readOnly } = props;
   const [tab, setTab] = useState<Tab>(readOnly ? "output" : "parameters");
+  const [width, startResize] = usePanelWidth();
+  const { nameProblem } = useCanvasActions();
   const data = node.data;
   const { byField, general } = splitErrors(errors);
   const parameters = data.parameters ?? {};
+  const badName = readOnly ? null : nameProblem(node.id, data.name);
+  // A node that did not run yet shows what its upstream nodes sent it (e.g. after "Execute previous nodes").
+  const input = run?.input_data ?? (context?.items?.length ? { main: context.items } : undefined);
   return (
-    <aside className="side-panel node-panel" aria-label="Node details">
+    <aside className="side-panel node-panel" aria-label="Node details" style={{ width }}>
+      <div className="panel-resizer" role="separator" aria-orientation="vertical" aria-label="Resize the node panel" title="Drag to resize" onPointerDown={startResize} />
       <div className="side-panel-head">
-        <input className="node-title" aria-label="Node name" value={data.name} readOnly={readOnly} onChange={(e) => props.onChange({ name: e.target.value }, "name")} />
+        <input className="node-title" aria-label="Node name" value={data.name} readOnly={readOnly} aria-invalid={Boolean(badName)} onChange={(e) => props.onChange({ name: e.target.value }, "name")} />
+        {!readOnly && (
+          <button className={`btn btn-small${data.disabled ? " btn-on" : ""}`} aria-pressed={Boolean(data.disabled)} title="Disabled nodes pass their input through (D)"
+            onClick={() => props.onChange({ disabled: !data.disabled }, "disabled")}>{data.disabled ? "Enable" : "Disable"}</button>
+        )}
         <button className="btn-icon" aria-label="Close panel" onClick={props.onClose}>×</button>
       </div>
+      {badName && <div className="field-error" role="alert">{badName}</div>}
       <div className="muted small node-panel-type">{type?.display_name ?? data.type} · <code>{data.type}</code></div>
       {type?.description && <p className="muted small">{type.description}</p>}
       {general.map((e) => <div className="alert alert-error" role="alert" key={e}>{e}</div>)}
       {Object.keys(byField).length > 0 && !general.length && tab !== "parameters" && <div className="alert alert-error">This node has invalid parameters.</div>}
       {run?.error && <div className="alert alert-error" data-testid="node-run-error"><strong>Error:</strong> {run.error}</div>}
       <div className="node-actions">
+        {props.onExecutePrevious && <button className="btn btn-small" onClick={props.onExecutePrevious} title="Run the nodes before this one (the unsaved draft, nothing after it) to get its input">Execute previous nodes</button>}
         {props.onExecuteFrom && <button className="btn btn-small" onClick={props.onExecuteFrom}>Execute from this node</button>}
         {props.onTogglePin && <button className="btn btn-small" onClick={props.onTogglePin}>{props.pinned ? "Unpin output" : "Pin output"}</button>}
       </div>
@@ -104,7 +142,7 @@ export function NodePanel(props: Props) {
           </>
         )}
         {tab === "settings" && <NodeSettings data={data} readOnly={readOnly} onChange={props.onChange} />}
-        {tab === "input" && <DataView key={`in-${node.id}`} label="Input" data={run?.input_data} />}
+        {tab === "input" && <DataView key={`in-${node.id}`} label="Input" data={input} />}
         {tab === "output" && <DataView key={`out-${node.id}`} label="Output" data={run?.output_data} />}
       </div>
     </aside>

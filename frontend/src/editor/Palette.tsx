@@ -1,4 +1,6 @@
-// The node palette: node types grouped by category, searchable; drag one onto the canvas or click it.
+// The node palette: node types grouped by category, searchable; drag one onto the canvas, or
+// double-click it (or press Enter in the search) to add it after the selected node. It lies over
+// the canvas's left edge as a drawer, so opening it does not shrink the canvas.
 import { useState, type DragEvent } from "react";
 import type { NodeType } from "../api/types";
 import { paletteGroups } from "../lib/graph";
@@ -9,14 +11,25 @@ export const DRAG_TYPE = "application/x-wirework-node";
 export function Palette({ types, onAdd, onHide }: { types: NodeType[]; onAdd: (type: string) => void; onHide: () => void }) {
   const [search, setSearch] = useState("");
   const groups = paletteGroups(types, search);
+  const [dragging, setDragging] = useState(false);
   const onDragStart = (event: DragEvent, type: string) => {
     event.dataTransfer.setData(DRAG_TYPE, type);
     event.dataTransfer.effectAllowed = "move";
+    setDragging(true); // the list fades and lets the drop through to the canvas beneath it
   };
   return (
-    <aside className="palette" aria-label="Nodes">
+    <aside className={`palette${dragging ? " palette-dragging" : ""}`} aria-label="Nodes" data-canvas-overlay="left" onDragEnd={() => setDragging(false)}>
       <div className="palette-head">
-        <input className="search" type="search" placeholder="Search nodes" aria-label="Search nodes" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <input className="search" type="search" placeholder="Search nodes" aria-label="Search nodes" value={search}
+          onChange={(e) => setSearch(e.target.value)}
+          onKeyDown={(e) => {
+            const first = groups[0]?.[1][0];
+            if (e.key === "Enter" && first) {
+              e.preventDefault();
+              onAdd(first.type);
+              setSearch("");
+            } else if (e.key === "Escape") onHide();
+          }} />
         <button className="btn-icon" onClick={onHide} aria-label="Hide nodes" title="Hide the node list">«</button>
       </div>
       <div className="palette-groups">

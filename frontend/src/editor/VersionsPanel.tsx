@@ -1,4 +1,5 @@
-// The workflow's saved versions: view one (read-only, on the canvas) and restore it.
+// The workflow's saved versions: view one (read-only, on the canvas) and restore it. The panel lies
+// over the canvas's right edge, so opening it does not squeeze the canvas.
 import { useEffect, useState } from "react";
 import { api, errorMessage } from "../api/client";
 import type { Version, VersionDetail } from "../api/types";
@@ -37,7 +38,7 @@ export function VersionsPanel({ workflowId, current, refreshKey, onView, onResto
   }
 
   return (
-    <aside className="side-panel versions" aria-label="Versions">
+    <aside className="side-panel versions" aria-label="Versions" data-canvas-overlay="right">
       <div className="side-panel-head"><h3>Versions</h3><button className="btn-icon" aria-label="Close versions" onClick={onClose}>×</button></div>
       <ErrorBox message={error} />
       {versions.length === 0 && <p className="muted">Nothing saved yet: each save makes a version.</p>}

@@ -12,6 +12,9 @@ export interface ShortcutActions {
   paste: () => void;
   selectAll: () => void;
   deleteSelected: () => void;
+  duplicate?: () => void;
+  toggleDisabled?: () => void;
+  addSticky?: () => void;
 }
 
 export function useEditorShortcuts(actions: ShortcutActions): void {
@@ -36,6 +39,9 @@ export function useEditorShortcuts(actions: ShortcutActions): void {
       else if (mod && key === "c") a.copy();
       else if (mod && key === "v") a.paste();
       else if (mod && key === "a") run(a.selectAll);
+      else if (mod && key === "d" && a.duplicate) run(a.duplicate); // before the browser's bookmark
+      else if (!mod && !e.altKey && key === "d" && !e.shiftKey && a.toggleDisabled) run(a.toggleDisabled);
+      else if (!mod && !e.altKey && key === "s" && e.shiftKey && a.addSticky) run(a.addSticky);
       else if (key === "delete" || key === "backspace") run(a.deleteSelected);
     };
     window.addEventListener("keydown", onKey);

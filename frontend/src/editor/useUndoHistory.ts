@@ -1,10 +1,11 @@
-// Undo/redo for the canvas: snapshots of nodes and edges taken before each change.
+// Undo/redo for the canvas: snapshots of nodes, edges and sticky notes taken before each change.
 import { useCallback, useMemo, useRef, useState } from "react";
-import type { CanvasEdge, CanvasNode } from "../lib/graph";
+import type { CanvasEdge, CanvasNode, StickyNode } from "../lib/graph";
 
 export interface Snapshot {
   nodes: CanvasNode[];
   edges: CanvasEdge[];
+  stickies?: StickyNode[];
 }
 
 const LIMIT = 100;
@@ -15,6 +16,7 @@ function clean(snapshot: Snapshot): Snapshot {
   return {
     nodes: snapshot.nodes.map((n) => ({ ...n, selected: false, dragging: false })),
     edges: snapshot.edges.map((e) => ({ ...e, selected: false })),
+    stickies: snapshot.stickies?.map((s) => ({ ...s, selected: false, dragging: false })),
   };
 }
 

@@ -11,10 +11,13 @@ export function AuthPage({
   mode,
   invitationToken,
   invitation,
+  first,
 }: {
   mode: "login" | "signup";
   invitationToken?: string;
   invitation?: InvitationPreview;
+  /** No account exists yet: this sign-up makes the instance's first user (its admin). */
+  first?: boolean;
 }) {
   const session = useSession();
   const next = useLocation().query.get("next");
@@ -56,6 +59,7 @@ export function AuthPage({
         <div className="brand brand-large"><span className="brand-mark" />Wirework</div>
         <h1>{mode === "login" ? "Log in" : invited ? invitedHeading(invitation) : "Create your account"}</h1>
         {invited && <p className="muted">Create your account with the email the invitation was sent to, or log in if you have one.</p>}
+        {first && mode === "signup" && !invited && <p className="muted" data-testid="first-account">Welcome! This instance has no account yet: yours will be the first, and its admin.</p>}
         {mode === "login" ? (
           <Field label="Email or username" error={fieldError("login")}>
             <input name="login" autoComplete="username" value={values.login} onChange={(e) => set("login")(e.target.value)} required />
