@@ -35,6 +35,8 @@ HTTP_LATENCY = Histogram(
 )
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CLIENT_LEFT = "wirework.client_left"
+"""Set in an ASGI scope by a handler whose caller hung up before the answer: logged as 499."""
 
 
 class _StderrLogger:
@@ -137,8 +139,15 @@ def _exc_info(value: Any) -> ExcInfo | None:
     return value
 
 
+# Broker clients that log each failed connect and each closed connection (with tracebacks)
+# through the standard library: Wirework says the same once per outage (queue/health.py).
+QUIETED_LOGGERS = ("aio_pika", "aiormq", "taskiq", "taskiq_redis", "taskiq_aio_pika")
+
+
 def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     debug = logging.getLevelName(level.upper()) == logging.DEBUG
+    for name in QUIETED_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.CRITICAL)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -171,11 +180,13 @@ class RequestLogMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         status = 500
+        started = False
         start = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
@@ -185,6 +196,8 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if not started and scope.get(CLIENT_LEFT):
+                status = 499  # nginx's "client closed request": nothing went wrong here
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "<unmatched>")
             method = scope["method"]

@@ -166,6 +166,31 @@ class Settings(BaseSettings):
         description="How often a retention pass runs (on one process of the cluster at a time); often "
         "enough that each pass has little to delete.",
     )
+    database_outage_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long a write waits for an unreachable database (sent again with back-off) "
+        "before it fails: a restart shorter than this pauses running executions instead of failing them.",
+    )
+    webhook_database_wait_s: float = Field(
+        5.0,
+        gt=0,
+        description="How long a webhook call waits for an unreachable database before it answers 503 "
+        "with Retry-After (the caller should retry with the same Idempotency-Key).",
+    )
+    webhook_idempotency_window_s: int = Field(
+        86_400,
+        ge=1,
+        description="A webhook call repeating an earlier call's Idempotency-Key within this many seconds "
+        "gets that call's execution instead of a new one.",
+    )
+    worker_metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`wirework worker` serves Prometheus metrics on this port (127.0.0.1 unless "
+        "WIREWORK_HOST says otherwise); 0 serves none.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -495,6 +495,14 @@ async def _write(db: Database, job: Job) -> Any:
     return await writer.run(job)
 
 
+async def write(db: Database, job: Job) -> Any:
+    """Run `job` (plain statements) in the next group commit of `db`: durable when this
+    returns its result. For writes on hot paths outside the engine (a webhook call's accept
+    with its idempotency key). It may run again if its batch fails or the connection is lost,
+    so it must touch nothing but the database."""
+    return await _write(db, job)
+
+
 T = TypeVar("T")
 
 

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
-from datetime import datetime
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+import structlog
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -20,13 +23,23 @@ from wirework.accounts import service as accounts
 from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
 from wirework.accounts.models import OrgRole
 from wirework.accounts.schemas import Page
+from wirework.db.engine import Database
+from wirework.db.health import is_disconnect
 from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.deps import SessionDep
 from wirework.engine import executions
 from wirework.engine.models import ExecutionStatus, TriggerType
-from wirework.errors import BadGateway, GatewayTimeout, TooManyRequests, ValidationFailed, WireworkError
+from wirework.errors import (
+    BadGateway,
+    GatewayTimeout,
+    ServiceUnavailable,
+    TooManyRequests,
+    ValidationFailed,
+    WireworkError,
+)
+from wirework.observability import CLIENT_LEFT
 from wirework.problems import error_response, problem_responses
 from wirework.queue.waiting import Completions
 from wirework.security.headers import WEBHOOK_HEADERS, answer_headers
@@ -36,7 +49,11 @@ from wirework.triggers.models import ResponseMode, Schedule, Webhook
 from wirework.workflows import service as workflows
 from wirework.workflows.models import Workflow
 
+log = structlog.get_logger("wirework.webhooks")
+
 COMMON = problem_responses(400, 401, 403, 404, 422)
+RETRY_AFTER_S = 2  # what a 503 for an unreachable database asks the caller to wait
+REPLAYED = "Idempotent-Replayed"  # on the answer to a call that repeated an earlier call's key
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 
@@ -77,8 +94,14 @@ class WebhookGateway:
             response = await handle(request, rest.strip("/"))
         except WireworkError as exc:
             response = error_response(request, exc)
-        except ClientDisconnect:  # the caller left while sending the body: nobody to answer
+        except (ClientDisconnect, CallerLeft):  # the caller left: nobody to answer
+            scope[CLIENT_LEFT] = True  # the request log says 499, not 500
             return
+        except Exception as exc:
+            if not is_disconnect(exc):
+                raise
+            request.app.state.db.health.lost(exc, "webhook")
+            response = error_response(request, _unavailable(request))
 
         async def send_inert(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -88,17 +111,51 @@ class WebhookGateway:
         await response(scope, receive, send_inert)
 
 
+class CallerLeft(Exception):
+    """The caller of a webhook that answers with the result hung up while it ran."""
+
+
+T = TypeVar("T")
+
+
+def _unavailable(request: Request) -> ServiceUnavailable:
+    wait = request.app.state.settings.webhook_database_wait_s
+    return ServiceUnavailable(
+        f"The database did not answer within {wait:g} s, so the call was not accepted; try again "
+        "in a moment (send an Idempotency-Key header, the same on every try, and a call that was "
+        "accepted after all is not run twice).",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+async def _database(request: Request, work: Awaitable[T]) -> T:
+    """`work` (which needs the database) within WIREWORK_WEBHOOK_DATABASE_WAIT_S: an unreachable
+    database is a 503 with Retry-After in bounded time, not a hang and not a 500."""
+    try:
+        async with asyncio.timeout(request.app.state.settings.webhook_database_wait_s):
+            return await work
+    except TimeoutError:
+        raise _unavailable(request) from None
+    except Exception as exc:
+        if not is_disconnect(exc):
+            raise
+        request.app.state.db.health.lost(exc, "webhook")
+        raise _unavailable(request) from None
+
+
 async def call_webhook(request: Request, path: str) -> Response:
     """Run the active workflow listening on this path and method."""
     state = request.app.state
-    target = await webhooks.find(state.db, webhooks.method_of(request), path, state.webhook_cache)
+    method = webhooks.method_of(request)
+    target = await _database(request, webhooks.find(state.db, method, path, state.webhook_cache))
     return await _run_webhook(request, target, path)
 
 
 async def call_test_webhook(request: Request, path: str) -> Response:
     """Run the editor's draft awaiting one test call at this token's URL (on any server)."""
     token = path
-    target = await webhooks.find_test(request.app.state.db, webhooks.method_of(request), token)
+    method = webhooks.method_of(request)
+    target = await _database(request, webhooks.find_test(request.app.state.db, method, token))
     return await _run_webhook(request, target, token)
 
 
@@ -107,50 +164,41 @@ async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> 
     counter: Counter | None = state.webhook_counter
     if counter is not None:
         key = f"webhook:{request.client.host if request.client else '?'}|{path}"
-        wait = await counter.hit(key, state.settings.webhook_rate_limit, 60)
+        wait = await _database(request, counter.hit(key, state.settings.webhook_rate_limit, 60))
         if wait:
             raise TooManyRequests(f"Too many calls to this webhook; try again in {wait} s.", retry_after=wait)
+    idempotency_key = webhooks.idempotency_key(request)
     limit = state.settings.webhook_max_body_bytes
     body = await webhooks.read_body(request, limit)
     db = state.db
-    await webhooks.check_auth(db, state.vault, target, request, body)
+    await _database(request, webhooks.check_auth(db, state.vault, target, request, body))
     item = await webhooks.request_item(request, path, body, limit, target)
+    first = True
     if target.version_id is not None:  # a registered webhook: its version is known
-        execution_id = await executions.accept(
-            db,
-            org_id=target.org_id,
-            workflow_id=target.workflow_id,
-            version_id=target.version_id,
-            trigger_type=TriggerType.webhook,
-            input_items=[item],
-            options={"start": target.node_id},
+        window = timedelta(seconds=state.settings.webhook_idempotency_window_s)
+        execution_id, first = await _database(
+            request, webhooks.accept(db, target, item, idempotency_key, window)
         )
-    else:  # a test call: the draft, on top of the current version; the listener's one call
-        assert target.listener_id is not None
-        async with db.session() as session:
-            await webhooks.take_test(session, target.listener_id)
-            workflow = await get_scoped(session, Workflow, target.workflow_id, target.org_id)
-            execution = await workflows.start_run(
-                session,
-                workflow,
-                version=None,
-                input_items=[item],
-                pinned=None,
-                start=target.node_id,
-                user_id=None,
-                trigger_type=TriggerType.webhook,
-                draft=target.draft,
-            )
-            execution_id = execution.id
-            await webhooks.test_started(session, target.listener_id, execution_id)
-            await session.commit()
+    else:
+        execution_id = await _database(request, _start_test_run(db, target, item))
+    replay = {} if first else {REPLAYED: "true"}
     completions: Completions = state.platform.completions
-    finished = None if target.response_mode == ResponseMode.immediately else completions.expect(execution_id)
-    state.executor.submit(execution_id)
-    if target.response_mode == ResponseMode.immediately:
-        return JSONResponse({"execution_id": str(execution_id)}, status_code=status.HTTP_202_ACCEPTED)
-    runs_here = state.executor.runs_here
-    outcome = await completions.wait(db, execution_id, target.timeout_s, finished, runs_here=runs_here)
+    immediately = target.response_mode == ResponseMode.immediately
+    finished = None if immediately or not first else completions.expect(execution_id)
+    if first:  # a repeated call's execution was handed to an executor by the first call
+        state.executor.submit(execution_id)
+    if immediately:
+        return JSONResponse(
+            {"execution_id": str(execution_id)}, status_code=status.HTTP_202_ACCEPTED, headers=replay
+        )
+    runs_here = state.executor.runs_here and first
+    try:
+        outcome = await _unless_caller_leaves(
+            request, completions.wait(db, execution_id, target.timeout_s, finished, runs_here=runs_here)
+        )
+    except CallerLeft:
+        log.info("webhook_caller_left", execution_id=str(execution_id), note="the execution goes on")
+        raise
     if outcome is None or outcome == ExecutionStatus.waiting:
         raise GatewayTimeout(
             f"The workflow did not finish within {target.timeout_s} s; execution {execution_id} goes on.",
@@ -167,7 +215,53 @@ async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> 
         raise BadGateway(
             f"The workflow finished without reaching a 'Respond to webhook' node (execution {execution_id})."
         )
-    return _response(answer, execution_id, allow_cookies=state.settings.webhook_allow_cookies)
+    response = _response(answer, execution_id, allow_cookies=state.settings.webhook_allow_cookies)
+    response.headers.update(replay)
+    return response
+
+
+async def _unless_caller_leaves(request: Request, work: Awaitable[T]) -> T:
+    """`work`, unless the caller hangs up first (CallerLeft; `work` is cancelled, the
+    execution it waits for is not). The body has been read, so the next message is the
+    disconnect."""
+    waiting = asyncio.ensure_future(work)
+    leaving = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({waiting, leaving}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, leaving):
+            if not task.done():
+                task.cancel()
+    if waiting.done() and not waiting.cancelled():
+        return waiting.result()
+    raise CallerLeft
+
+
+async def _disconnect(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _start_test_run(db: Database, target: webhooks.Target, item: dict[str, Any]) -> uuid.UUID:
+    """A test call: the draft, on top of the current version; the listener's one call."""
+    assert target.listener_id is not None
+    async with db.session() as session:
+        await webhooks.take_test(session, target.listener_id)
+        workflow = await get_scoped(session, Workflow, target.workflow_id, target.org_id)
+        execution = await workflows.start_run(
+            session,
+            workflow,
+            version=None,
+            input_items=[item],
+            pinned=None,
+            start=target.node_id,
+            user_id=None,
+            trigger_type=TriggerType.webhook,
+            draft=target.draft,
+        )
+        await webhooks.test_started(session, target.listener_id, execution.id)
+        await session.commit()
+    return execution.id
 
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

@@ -21,7 +21,8 @@ from datetime import timedelta
 from typing import Any, cast
 
 from fastapi import Request
-from sqlalchemy import Connection, CursorResult, Uuid, bindparam, delete, select, update
+from sqlalchemy import Connection, CursorResult, Table, Uuid, bindparam, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -31,7 +32,7 @@ from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
-from wirework.engine.models import ExecutionLog, NodeRunStatus
+from wirework.engine.models import Execution, ExecutionLog, NodeRunStatus, TriggerType
 from wirework.errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, Unauthorized
 from wirework.nodes.core.triggers import RESPONSE_OUTPUT, WebhookParameters
 from wirework.security import tokens
@@ -415,6 +416,95 @@ def answer_of(connection: Connection, execution_id: uuid.UUID, mode: ResponseMod
             answer: dict[str, Any] = response[0]
             return answer
     return None
+
+
+IDEMPOTENCY_KEY_MAX = 255
+"""Characters of an Idempotency-Key header (stored as '<webhook node id>:<key>', at most 300)."""
+
+_EXECUTIONS = cast(Table, Execution.__table__)
+_BY_KEY = select(_EXECUTIONS.c.id, _EXECUTIONS.c.created_at).where(
+    _EXECUTIONS.c.workflow_id == bindparam("workflow_id", type_=Uuid()),
+    _EXECUTIONS.c.idempotency_key == bindparam("key"),
+)
+_FORGET_KEY = (
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id", type_=Uuid()))
+    .values(idempotency_key=None)
+)
+_SET_KEY = (
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id", type_=Uuid()))
+    .values(idempotency_key=bindparam("key"))
+)
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The caller's Idempotency-Key header, if any (400 if it is empty or too long)."""
+    given = request.headers.get("idempotency-key")
+    if given is None:
+        return None
+    if not given.strip() or len(given) > IDEMPOTENCY_KEY_MAX:
+        raise BadRequest(
+            f"The Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX} characters; "
+            f"this one has {len(given)}."
+        )
+    return given
+
+
+async def accept(
+    db: Database, target: Target, item: dict[str, Any], key: str | None, window: timedelta
+) -> tuple[uuid.UUID, bool]:
+    """The execution a call of a registered webhook starts, and whether this call started it.
+
+    Without `key` every call is a new pending execution. With one, a call repeating the key of
+    a call to the same webhook accepted less than `window` ago gets that call's execution
+    (False); an older holder of the key gives it up, and this call starts a new one. Two
+    calls racing with the same key end with one execution: the unique index on (workflow,
+    key) refuses the second insert, which then reads the first."""
+    if target.version_id is None:
+        raise ValueError("a test call has no registered webhook to hold idempotency keys")
+    version_id = target.version_id
+    if key is None:
+        execution_id = await executions.accept(
+            db,
+            org_id=target.org_id,
+            workflow_id=target.workflow_id,
+            version_id=version_id,
+            trigger_type=TriggerType.webhook,
+            input_items=[item],
+            options={"start": target.node_id},
+        )
+        return execution_id, True
+    stored = f"{target.node_id}:{key}"
+
+    def job(connection: Connection) -> tuple[uuid.UUID, bool]:
+        params = {"workflow_id": target.workflow_id, "key": stored}
+        earlier = connection.execute(_BY_KEY, params).first()
+        if earlier is not None:
+            if earlier.created_at > utcnow() - window:
+                return earlier.id, False
+            connection.execute(_FORGET_KEY, {"execution_id": earlier.id})
+        try:
+            with connection.begin_nested():
+                execution_id = executions.insert_pending(
+                    connection,
+                    org_id=target.org_id,
+                    workflow_id=target.workflow_id,
+                    version_id=version_id,
+                    trigger_type=TriggerType.webhook,
+                    input_items=[item],
+                    options={"start": target.node_id},
+                )
+                connection.execute(_SET_KEY, {**params, "execution_id": execution_id})
+        except IntegrityError:
+            winner = connection.execute(_BY_KEY, params).first()  # committed, or the insert would wait
+            if winner is None:
+                raise
+            return winner.id, False
+        return execution_id, True
+
+    accepted: tuple[uuid.UUID, bool] = await executions.write(db, job)
+    return accepted
 
 
 def method_of(request: Request) -> str:
