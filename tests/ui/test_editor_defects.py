@@ -104,6 +104,13 @@ def test_execute_runs_the_draft_of_an_active_workflow_without_publishing_it(
     detail = httpx.get(f"{api_user.base_url}/api/v1/workflows/{workflow_id}", headers=api_user.headers).json()
     assert detail["definition"]["pinned"]["hook"]["main"][0]["body"] == {"n": 2}
 
+    page.goto("/executions")  # the editor's runs are marked apart from production, each with its id
+    kinds = ["webhook", "webhook", "manual · draft", "test call", "webhook"]
+    expect(page.get_by_test_id("execution-kind")).to_have_text(kinds)
+    runs = httpx.get(f"{api_user.base_url}/api/v1/executions", headers=api_user.headers).json()["items"]
+    expect(page.get_by_test_id("execution-id")).to_have_text([r["id"][-8:] for r in runs])
+    shots("executions-marked")
+
 
 def test_new_workflow_is_created_on_its_first_save_only(page: Any, api_user: ApiUser, shots: Shots) -> None:
     def names() -> list[str]:

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from tests.support.accounts import signup
 from tests.support.workflows import TRIGGER, chain, create, node, outputs, run
 from wirework.db.engine import Database
+from wirework.engine.nodes import NodeRegistry
 from wirework.models import Base
+from wirework.nodes import load_builtin_nodes
 from wirework.settings import Settings
 
 SECRET = "sup3r-s3cret-token-7Qx9"
@@ -113,3 +115,16 @@ async def test_credentials_are_write_only_and_updatable(client: httpx.AsyncClien
         "/api/v1/credentials", json={"name": "c", "type": "t", "data": {}}, headers=alice.headers
     )
     assert dup.status_code == 409
+
+
+async def test_credential_types_are_those_the_nodes_use_with_their_fields(client: httpx.AsyncClient) -> None:
+    ann = await signup(client, "ann")
+    listed = (await client.get("/api/v1/credentials/types", headers=ann.headers)).json()
+    registry = load_builtin_nodes(NodeRegistry())
+    used = {slot.credential_type for cls in registry.all() for slot in cls.credential_slots}
+    assert {t["type"] for t in listed} == used
+    basic = next(t for t in listed if t["type"] == "http_basic_auth")
+    assert [(f["name"], f["secret"], f["required"]) for f in basic["fields"]] == [
+        ("username", False, True),
+        ("password", True, True),
+    ]

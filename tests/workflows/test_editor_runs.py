@@ -122,3 +122,11 @@ async def test_the_executions_list_tells_draft_runs_from_saved_ones(client: http
     assert (saved["is_draft"], drafted["is_draft"]) == (False, True)
     listed = (await client.get("/api/v1/executions", headers=ann.headers)).json()["items"]
     assert [(e["id"], e["is_draft"]) for e in listed] == [(drafted["id"], True), (saved["id"], False)]
+
+
+async def test_the_sub_workflow_node_is_not_named_like_the_run_button(client: httpx.AsyncClient) -> None:
+    ann = await signup(client, "ann")
+    types = (await client.get("/api/v1/node-types", headers=ann.headers)).json()
+    names = {t["type"]: t["display_name"] for t in types}
+    assert names["core.execute_workflow"] == "Run sub-workflow"
+    assert "Execute workflow" not in names.values()  # the editor's button is called that

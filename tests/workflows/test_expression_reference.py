@@ -70,3 +70,13 @@ async def test_a_missing_or_null_field_compares_false_instead_of_failing_the_run
     assert execution["status"] == "completed", execution
     assert [i.get("total") for i in outputs(execution, "big")["main"]] == [150]
     assert [i.get("total") for i in outputs(execution, "small")["main"]] == [None, None, 5]
+
+
+async def test_a_bad_variable_name_is_explained_in_words(client: httpx.AsyncClient) -> None:
+    ann = await signup(client, "ann")
+    refused = await client.post(
+        "/api/v1/variables", json={"name": "not a name", "value": "x"}, headers=ann.headers
+    )
+    assert refused.status_code == 422
+    message = refused.json()["errors"][0]["msg"]
+    assert "letters, digits or '_'" in message and "[A-Za-z" not in message

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, readCookie } from "./client";
+import { ApiError, readableMessage, readCookie } from "./client";
 
 describe("readCookie", () => {
   it("finds the CSRF cookie among others", () => {
@@ -29,5 +29,13 @@ describe("ApiError", () => {
       i: ["parameters.condition: condition: Field required"],
       t: ["edges[0]: connection to unknown node 'zz'"],
     });
+  });
+});
+
+describe("readableMessage", () => {
+  it("says a pattern in words", () => {
+    expect(readableMessage("String should match pattern '^[A-Za-z0-9_.-]+$'")).toBe("use only letters, digits, '.', '_' or '-'");
+    expect(readableMessage("String should match pattern '^x{3}$'")).toBe("this is not in the form expected here");
+    expect(readableMessage("Field required")).toBe("Field required");
   });
 });

@@ -44,6 +44,20 @@ export class ApiError extends Error {
   }
 }
 
+/** What some patterns of the API mean, for people (pydantic's message shows the regex). */
+const PATTERNS: Record<string, string> = {
+  "^[A-Za-z0-9_.-]+$": "use only letters, digits, '.', '_' or '-'",
+  "^[a-z0-9]+(-[a-z0-9]+)*$": "use only lower-case letters and digits, with single '-' between words",
+  "^[A-Za-z_][A-Za-z0-9_]{0,99}$": "use letters, digits or '_', not starting with a digit",
+};
+
+/** A validation message a person can act on: "String should match pattern '…'" said in words. */
+export function readableMessage(msg: string): string {
+  const m = /^String should match pattern '(.*)'$/.exec(msg);
+  if (!m) return msg;
+  return PATTERNS[m[1]] ?? "this is not in the form expected here";
+}
+
 export function readCookie(name: string, cookies: string = document.cookie): string | undefined {
   for (const part of cookies.split(";")) {
     const [key, ...rest] = part.trim().split("=");
@@ -106,7 +120,7 @@ export async function request<T>(method: string, path: string, options: RequestO
       response.status,
       String(problem.title ?? response.statusText),
       String(problem.detail ?? problem.title ?? `Request failed (${response.status}).`),
-      Array.isArray(problem.errors) ? (problem.errors as FieldError[]) : [],
+      Array.isArray(problem.errors) ? (problem.errors as FieldError[]).map((e) => ({ ...e, msg: readableMessage(e.msg) })) : [],
     );
     if (response.status === 401 && !options.quiet401) unauthorizedListeners.forEach((l) => l());
     throw error;

@@ -243,6 +243,14 @@ export interface JsonSchema {
   "x-code-language"?: string;
 }
 
+/** A credential type the nodes read, with its fields (GET /api/v1/credentials/types). */
+export interface CredentialType {
+  type: string;
+  display_name: string;
+  description: string;
+  fields: { name: string; label: string; secret: boolean; required: boolean; description: string; options: string[] }[];
+}
+
 export interface Credential {
   id: string;
   name: string;

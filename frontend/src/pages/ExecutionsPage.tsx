@@ -7,6 +7,13 @@ import { duration, Empty, ErrorBox, StatusBadge, timeAgo } from "../layout/ui";
 
 const STATUSES: ExecutionStatus[] = ["pending", "running", "waiting", "completed", "failed", "cancelled"];
 
+/** How a run started, told apart from production: the editor's test calls and manual runs. */
+export function runKind(x: Pick<Execution, "trigger_type" | "is_draft">): { label: string; production: boolean } {
+  if (x.trigger_type === "manual") return { label: x.is_draft ? "manual · draft" : "manual", production: false };
+  if (x.is_draft) return { label: x.trigger_type === "webhook" ? "test call" : `${x.trigger_type} · draft`, production: false };
+  return { label: x.trigger_type, production: true };
+}
+
 export function ExecutionsPage() {
   const { query } = useLocation();
   const [workflowId, setWorkflowId] = useState(query.get("workflow_id") ?? "");
@@ -85,13 +92,17 @@ export function ExecutionsPage() {
         <Empty><p>No executions match.</p></Empty>
       ) : (
         <table className="table executions-table">
-          <thead><tr><th>Workflow</th><th>Status</th><th>Trigger</th><th>Started</th><th>Duration</th><th>Error</th><th /></tr></thead>
+          <thead><tr><th>ID</th><th>Workflow</th><th>Status</th><th>Run</th><th>Started</th><th>Duration</th><th>Error</th><th /></tr></thead>
           <tbody>
             {items.map((x) => (
               <tr key={x.id} className="clickable" onClick={() => navigate(`/executions/${x.id}`)}>
+                <td><code className="small" title={x.id} data-testid="execution-id">{x.id.slice(-8)}</code></td>
                 <td><Link to={`/executions/${x.id}`} className="strong">{names.get(x.workflow_id) ?? x.workflow_id.slice(0, 8)}</Link></td>
                 <td><StatusBadge status={x.status} /></td>
-                <td className="muted">{x.trigger_type}</td>
+                <td data-testid="execution-kind">{(() => {
+                  const kind = runKind(x);
+                  return kind.production ? <span className="muted">{kind.label}</span> : <span className="badge" title="Started from the editor, not by a live trigger">{kind.label}</span>;
+                })()}</td>
                 <td className="muted" title={x.created_at}>{timeAgo(x.created_at)}</td>
                 <td className="muted">{duration(x.started_at, x.finished_at)}</td>
                 <td className="error-cell">{x.error ? `${x.error_node ? x.error_node + ": " : ""}${x.error}` : ""}</td>

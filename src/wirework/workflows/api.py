@@ -26,10 +26,12 @@ from wirework.queue.waiting import Completions
 from wirework.security.vault import Vault
 from wirework.triggers import service as triggers
 from wirework.workflows import service
+from wirework.workflows.credential_types import credential_types
 from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
 from wirework.workflows.schemas import (
     CredentialCreate,
     CredentialOut,
+    CredentialTypeOut,
     CredentialUpdate,
     ExecutionDetail,
     ExecutionOut,
@@ -624,6 +626,12 @@ async def list_credentials(
 ) -> list[Any]:
     """Credentials of the organization: names, types and field names, never values."""
     return list((await session.execute(scoped(Credential, org_id).order_by(Credential.name))).scalars())
+
+
+@credentials_router.get("/types", response_model=list[CredentialTypeOut])
+async def list_credential_types(principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """The credential types the built-in nodes use, each with the fields it reads."""
+    return credential_types()
 
 
 @credentials_router.post(

@@ -3,11 +3,21 @@ and templates APIs."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from wirework.engine.models import ExecutionStatus, NodeRunStatus, TriggerType
 from wirework.workflows.models import VariableScope, VariableType
@@ -181,6 +191,22 @@ class CredentialCreate(BaseModel):
     data: dict[str, Any] = Field(description="Secret fields. Write-only: never returned.")
 
 
+class CredentialFieldOut(BaseModel):
+    name: str
+    label: str
+    secret: bool = Field(description="Typed as a password in the form.")
+    required: bool
+    description: str
+    options: list[str] = Field(description="The values it may take, when they are few.")
+
+
+class CredentialTypeOut(BaseModel):
+    type: str
+    display_name: str
+    description: str
+    fields: list[CredentialFieldOut]
+
+
 class CredentialUpdate(BaseModel):
     name: Name | None = None
     data: dict[str, Any] | None = Field(None, description="Replaces all secret fields.")
@@ -195,7 +221,25 @@ class CredentialOut(ORM):
     updated_at: datetime
 
 
-VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
+def _variable_name(value: str) -> str:
+    # Said in words: the regex in pydantic's own message meant nothing to users.
+    if not _VARIABLE_NAME.fullmatch(value):
+        raise PydanticCustomError(
+            "variable_name",
+            "a variable name is 1-100 letters, digits or '_', not starting with a digit "
+            "(it is written vars.NAME in expressions)",
+        )
+    return value
+
+
+VariableName = Annotated[
+    str,
+    AfterValidator(_variable_name),
+    Field(json_schema_extra={"pattern": f"^{_VARIABLE_NAME.pattern}$"}),
+]
 
 
 class VariableCreate(BaseModel):

@@ -58,7 +58,7 @@ class ExecuteWorkflowParameters(NodeParameters):
 
 class ExecuteWorkflow(Node):
     type = "core.execute_workflow"
-    display_name = "Execute workflow"
+    display_name = "Run sub-workflow"  # not "Execute workflow", the editor's run button
     description = "Runs another workflow with this node's items; outputs that workflow's last node's items."
     category = "Flow"
     icon = "workflow"
