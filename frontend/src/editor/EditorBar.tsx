@@ -7,8 +7,10 @@ import { Link } from "../lib/router";
 
 const SHORTCUTS: [string, string][] = [
   ["Ctrl+S", "save (a new version)"], ["Ctrl+Enter", "execute the workflow"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
-  ["Ctrl+C / Ctrl+V", "copy / paste nodes"], ["Ctrl+A", "select all"], ["Delete", "delete the selection"],
-  ["Shift+drag", "select an area"], ["Shift+click", "add to the selection"], ["1", "zoom to fit"],
+  ["Ctrl+C / Ctrl+V", "copy / paste nodes (also between workflows, or a workflow's JSON)"], ["Ctrl+D", "duplicate the selection"],
+  ["D", "disable / enable the selection"], ["Shift+S", "add a sticky note"], ["Double-click a name", "rename the node"],
+  ["Ctrl+A", "select all"], ["Delete", "delete the selection"],
+  ["Shift+drag", "select an area"], ["Shift+click", "add to the selection"], ["1", "zoom to fit (readable, from the trigger)"],
 ];
 
 interface Props {
