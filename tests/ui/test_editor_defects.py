@@ -196,3 +196,28 @@ def test_expression_preview_offers_vars_and_every_name_the_server_offers(
     condition.press_sequentially("int }}")
     expect(condition).to_have_value("{{ vars.LIMIT * 2 > json.body.total | int }}")
     expect(preview).to_have_text("Result: false")
+
+    # A failed run names its node as the user named it, not by its id.
+    failing = {
+        "nodes": [
+            {"id": "start", "name": "Start", "type": "core.manual_trigger", "position": [0, 0]},
+            {
+                "id": "set_1",
+                "name": "Compute total",
+                "type": "core.set",
+                "position": [300, 0],
+                "parameters": {"fields": {"double": "{{ json.total * 2 }}"}},
+            },
+        ],
+        "edges": [{"from": "start", "to": "set_1"}],
+    }
+    failing_id = create_workflow(api_user, "Totals", failing)
+    httpx.post(
+        f"{base}/api/v1/workflows/{failing_id}/run", headers=headers, json={"input": [{}], "wait_s": 10}
+    )
+    page.goto("/executions")
+    expect(page.locator(".error-cell").first).to_contain_text("Compute total: parameter 'fields.double'")
+    page.goto(f"/workflows/{failing_id}")
+    page.get_by_test_id("node-Start").click()
+    page.get_by_role("button", name="Execute workflow", exact=True).click()
+    expect(page.get_by_test_id("editor-banner")).to_contain_text("The run failed at Compute total")

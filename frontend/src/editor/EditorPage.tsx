@@ -420,7 +420,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
       <div className="editor">
         <EditorBar
           workflow={workflow ?? (isNew ? unsavedWorkflow(newName) : null)}
-          execution={execution}
+          execution={execution?.error_node ? { ...execution, error_node: nodeName(execution.error_node) } : execution}
           executionId={executionId}
           dirty={dirty}
           readOnly={readOnly}

@@ -1,7 +1,7 @@
 // The executions list: filter by workflow, status and time; open, retry, cancel.
 import { useCallback, useEffect, useState } from "react";
 import { api, errorMessage } from "../api/client";
-import type { Execution, ExecutionStatus, Page, Workflow } from "../api/types";
+import type { Execution, ExecutionStatus, Page, Workflow, WorkflowDetail } from "../api/types";
 import { Link, navigate, useLocation } from "../lib/router";
 import { duration, Empty, ErrorBox, StatusBadge, timeAgo } from "../layout/ui";
 
@@ -62,6 +62,18 @@ export function ExecutionsPage() {
 
   const names = new Map(workflows.map((w) => [w.id, w.name]));
 
+  // Errors name the failed node as the user named it: node names from the workflows that failed.
+  const [nodeNames, setNodeNames] = useState<Record<string, Record<string, string>>>({});
+  useEffect(() => {
+    const missing = [...new Set(items.filter((x) => x.error_node).map((x) => x.workflow_id))].filter((id) => !(id in nodeNames));
+    if (!missing.length) return;
+    void Promise.all(missing.map((id) => api.get<WorkflowDetail>(`workflows/${id}`).then(
+      (w) => [id, Object.fromEntries((w.definition?.nodes ?? []).map((n) => [n.id, n.name]))] as const,
+      () => [id, {}] as const,
+    ))).then((found) => setNodeNames((old) => ({ ...old, ...Object.fromEntries(found) })));
+  }, [items, nodeNames]);
+  const nodeName = (x: Execution) => (x.error_node ? (nodeNames[x.workflow_id]?.[x.error_node] ?? x.error_node) : "");
+
   async function act(work: () => Promise<unknown>) {
     try {
       await work();
@@ -105,7 +117,7 @@ export function ExecutionsPage() {
                 })()}</td>
                 <td className="muted" title={x.created_at}>{timeAgo(x.created_at)}</td>
                 <td className="muted">{duration(x.started_at, x.finished_at)}</td>
-                <td className="error-cell">{x.error ? `${x.error_node ? x.error_node + ": " : ""}${x.error}` : ""}</td>
+                <td className="error-cell">{x.error ? `${x.error_node ? nodeName(x) + ": " : ""}${x.error}` : ""}</td>
                 <td className="row-actions" onClick={(e) => e.stopPropagation()}>
                   {x.status === "failed" && <button className="btn btn-small" onClick={() => void act(() => api.post(`executions/${x.id}/retry`))}>Retry</button>}
                   {["pending", "running", "waiting"].includes(x.status) && <button className="btn btn-small btn-danger" onClick={() => void act(() => api.post(`executions/${x.id}/cancel`))}>Cancel</button>}
