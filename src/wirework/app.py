@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from wirework.accounts.api import routers as accounts_routers
 from wirework.accounts.deps import InstanceAdmin
 from wirework.db import migrate
 from wirework.db.engine import Database
+from wirework.db.health import is_disconnect
 from wirework.edge import EdgeMiddleware, trusted_proxies
 from wirework.engine.executions import process_id
 from wirework.engine.retention import RetentionJob, RetentionPolicy
@@ -25,7 +27,7 @@ from wirework.errors import ServiceUnavailable
 from wirework.observability import RequestLogMiddleware, configure_logging
 from wirework.problems import install_problem_handlers, problem_responses
 from wirework.queue import metrics as queue_metrics
-from wirework.queue.broker import BrokerExecutor, make_broker
+from wirework.queue.broker import BrokerExecutor
 from wirework.queue.local import LocalExecutor
 from wirework.security.ratelimit import Counter, DatabaseLimits, MemoryCounter
 from wirework.settings import Settings, get_settings
@@ -55,6 +57,9 @@ PUBLIC_ROUTES = {
 }
 
 
+READY_TIMEOUT_S = 2.0  # a database slower than this to answer SELECT 1 counts as unreachable
+
+
 class Health(BaseModel):
     status: str
     version: str
@@ -73,14 +78,18 @@ def create_app(
     configure_logging(settings.log_level, json=settings.json_logs)
     proxies = trusted_proxies(settings.trusted_proxies)
     owns_db = db is None
-    database = db or Database(settings.effective_database_url, pool_size=settings.database_pool_size)
+    database = db or Database(
+        settings.effective_database_url,
+        pool_size=settings.database_pool_size,
+        outage_wait_s=settings.database_outage_wait_s,
+    )
 
     platform = runtime.build_platform(settings, database)
     registry = platform.registry
 
     executor: LocalExecutor | BrokerExecutor
     if settings.broker_url:  # worker mode: this process accepts work, `wirework worker`s run it
-        executor = BrokerExecutor(make_broker(settings.broker_url))
+        executor = BrokerExecutor(settings.broker_url)
     else:
         executor = LocalExecutor(
             database,
@@ -164,14 +173,21 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], response_model=Readiness, responses=problem_responses(503))
     async def readyz(request: Request) -> Readiness:
-        """The database answers and its schema is at the newest migration."""
+        """The database answers (within READY_TIMEOUT_S) and its schema is at the newest migration."""
         db: Database = request.app.state.db
         try:
-            async with db.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-            status = await migrate.migration_status(db)
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                async with db.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                status = await migrate.migration_status(db)
         except Exception as exc:
-            raise ServiceUnavailable(f"The database is not reachable: {type(exc).__name__}.") from exc
+            if is_disconnect(exc):
+                db.health.lost(exc, "readyz")
+            raise ServiceUnavailable(
+                f"database unreachable: {type(getattr(exc, 'orig', None) or exc).__name__}.",
+                headers={"Retry-After": "1"},
+            ) from exc
+        db.health.answered()
         if not status["at_head"]:
             raise ServiceUnavailable(
                 f"The database schema is at {status['current'] or 'nothing'}, not {status['head']}: "
@@ -187,7 +203,12 @@ def create_app(
     )
     async def metrics(_: InstanceAdmin) -> Response:
         """Prometheus metrics (instance admins; scrape with an API key as bearer token)."""
-        await queue_metrics.refresh(database)
+        try:
+            await queue_metrics.refresh(database)
+        except Exception as exc:  # the cluster's queue is unknown now; this process's own metrics are not
+            if not is_disconnect(exc):
+                raise
+            database.health.lost(exc, "metrics")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     mount_web(app)

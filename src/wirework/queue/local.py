@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from wirework.db.engine import Database
+from wirework.db.health import is_disconnect
 from wirework.engine.executions import runnable_ids
 from wirework.engine.models import ExecutionStatus
 
@@ -102,8 +103,14 @@ class LocalExecutor:
                 self.submit(follow_up)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("execution_crashed", execution_id=str(execution_id))
+        except Exception as exc:
+            if is_disconnect(exc):  # its lease runs out and a claim resumes it from its last node
+                self.db.health.lost(exc, "run")
+                log.warning(
+                    "execution_interrupted", execution_id=str(execution_id), reason="database unreachable"
+                )
+            else:
+                log.exception("execution_crashed", execution_id=str(execution_id))
         finally:
             self._inflight.pop(execution_id, None)
             self._start_ready()  # the slot goes to the next run now, not at the next poll
@@ -137,8 +144,13 @@ class LocalExecutor:
                     await self.housekeeping()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("executor_poll_failed")
+            except Exception as exc:
+                if is_disconnect(exc):  # said once per outage; the next poll tries again
+                    self.db.health.lost(exc, "poll")
+                else:
+                    log.exception("executor_poll_failed")
+            else:
+                self.db.health.answered()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)

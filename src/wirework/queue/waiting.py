@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from wirework.db.engine import Database
+from wirework.db.health import is_disconnect
 from wirework.engine import executions
 from wirework.engine.models import ExecutionStatus
 
@@ -128,8 +129,11 @@ class Completions:
                 chunk = ids[start : start + POLL_BATCH]
                 try:
                     found = await executions.read(db, functools.partial(executions.statuses_of, ids=chunk))
-                except Exception:  # the database is away for a moment: the next round asks again
-                    log.warning("completion_poll_failed", exc_info=True)
+                except Exception as exc:  # the database is away for a moment: the next round asks again
+                    if is_disconnect(exc):
+                        db.health.lost(exc, "completions")
+                    else:
+                        log.warning("completion_poll_failed", exc_info=True)
                     continue
                 for execution_id in chunk:
                     status = found.get(execution_id)
