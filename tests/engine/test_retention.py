@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import event, insert, select
+from sqlalchemy import Engine, event, insert, select
 
 from tests.support.accounts import Account, signup
 from tests.support.workflows import TRIGGER, chain, create
@@ -105,11 +105,12 @@ def _statements(db: Database) -> Iterator[list[str]]:
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    # Every engine: on SQLite the executions' writer (which runs the batches) has its own.
+    event.listen(Engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def test_count_rule_deletes_the_surplus_in_batches_each_committed_alone(
@@ -123,12 +124,12 @@ async def test_count_rule_deletes_the_surplus_in_batches_each_committed_alone(
         nonlocal commits
         commits += 1
 
-    event.listen(db.engine.sync_engine, "commit", committed)
+    event.listen(Engine, "commit", committed)
     try:
         with _statements(db) as seen:
             report = await retention_pass(db, RetentionPolicy(max_age_days=0, max_count=40), batch=25)
     finally:
-        event.remove(db.engine.sync_engine, "commit", committed)
+        event.remove(Engine, "commit", committed)
     assert report.deleted == 260
     assert await _left(db) == set(ids[-40:])
     deletes = [s for s in seen if s.lstrip().upper().startswith("DELETE")]
