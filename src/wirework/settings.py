@@ -191,6 +191,19 @@ class Settings(BaseSettings):
         description="`wirework worker` serves Prometheus metrics on this port (127.0.0.1 unless "
         "WIREWORK_HOST says otherwise); 0 serves none.",
     )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Telegram Bot API base URL (a local Bot API server, tests)."
+    )
+    slack_api_url: str = Field("https://slack.com", description="Slack Web API base URL (…/api/<method>).")
+    discord_api_url: str = Field("https://discord.com/api/v10", description="Discord REST API base URL.")
+    whatsapp_api_url: str = Field(
+        "https://graph.facebook.com", description="Meta Graph API base URL for the WhatsApp Cloud API."
+    )
+    channel_max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest delivery a chat platform may post to a bot's inbound URL (413 above).",
+    )
 
     @classmethod
     def settings_customise_sources(
