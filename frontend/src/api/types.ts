@@ -174,6 +174,7 @@ export interface Execution {
 
 export interface NodeRun {
   id: string;
+  execution_id?: string;
   node_id: string;
   node_name: string;
   attempt: number;

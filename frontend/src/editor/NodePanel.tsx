@@ -142,8 +142,8 @@ export function NodePanel(props: Props) {
           </>
         )}
         {tab === "settings" && <NodeSettings data={data} readOnly={readOnly} onChange={props.onChange} />}
-        {tab === "input" && <DataView key={`in-${node.id}`} label="Input" data={input} />}
-        {tab === "output" && <DataView key={`out-${node.id}`} label="Output" data={run?.output_data} />}
+        {tab === "input" && <DataView key={`in-${node.id}`} label="Input" data={input} executionId={run?.execution_id} />}
+        {tab === "output" && <DataView key={`out-${node.id}`} label="Output" data={run?.output_data} executionId={run?.execution_id} />}
       </div>
     </aside>
   );

@@ -167,14 +167,20 @@ class ExecutionOut(ORM):
 
 class NodeRunOut(ORM):
     id: uuid.UUID
+    execution_id: uuid.UUID
     node_id: str
     node_name: str
     attempt: int
     status: NodeRunStatus
     started_at: datetime
     finished_at: datetime | None
-    input_data: dict[str, Any] | None
-    output_data: dict[str, Any] | None
+    input_data: dict[str, Any] | None = Field(
+        description="Its first input items (50 at most, 64 KB inline); larger items as references "
+        '{"$wirework_item": digest, "bytes": n}: GET /executions/{id}/items/{digest} gives one.'
+    )
+    output_data: dict[str, Any] | None = Field(
+        description="Its output items by output name; items over 16 KB as references (see input_data)."
+    )
     item_count: int
     error: str | None
     superseded: bool
