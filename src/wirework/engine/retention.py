@@ -59,8 +59,10 @@ FINISHED = SUCCESSFUL + UNSUCCESSFUL
 SUCCESS_GRACE = timedelta(minutes=5)
 """With successful runs not kept, how old (since accepted) a completed run gets before a pass
 deletes it: its webhook caller, sub-workflow caller or editor has read its result by then."""
-TARGET_BATCH_S = 0.01
-MIN_BATCH, MAX_BATCH, FIRST_BATCH = 10, 2000, 50
+TARGET_BATCH_S = 0.005
+"""On SQLite a batch runs in the writer's commit on the event loop: kept short, so requests wait
+little for it."""
+MIN_BATCH, MAX_BATCH, FIRST_BATCH = 10, 500, 50
 PAUSE_FACTOR = 2
 """After each batch, a pause this many times as long: a pass takes at most a third of the
 database's write time."""
