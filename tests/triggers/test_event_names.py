@@ -14,6 +14,8 @@ from wirework.triggers.event_names import EMITTED_EVENTS, subscription_patterns
 
 def test_every_emitted_event_is_in_the_registry() -> None:
     assert {events.WORKFLOW_COMPLETED, events.WORKFLOW_FAILED} <= set(EMITTED_EVENTS)
+    # bots.service emits these (tests/bots/test_events.py sees them start workflows)
+    assert {"message.received", "message.sent", "session.started"} <= set(EMITTED_EVENTS)
 
 
 async def test_the_editor_is_offered_only_emitted_events(client: httpx.AsyncClient) -> None:
@@ -23,14 +25,24 @@ async def test_the_editor_is_offered_only_emitted_events(client: httpx.AsyncClie
     assert (
         event["enum"]
         == subscription_patterns()
-        == ["workflow.completed", "workflow.failed", "workflow.*", "*"]
+        == [
+            "workflow.completed",
+            "workflow.failed",
+            "message.received",
+            "message.sent",
+            "session.started",
+            "message.*",
+            "session.*",
+            "workflow.*",
+            "*",
+        ]
     )
-    assert "message.received" not in str(types["core.event"])
+    assert "form.submitted" not in str(types["core.event"])
 
 
 @pytest.mark.parametrize(
     "name",
-    ["message.received", "form.submitted", "workflow.complete", "workflow.c*", "message.*", "{{ json.e }}"],
+    ["message.receive", "form.submitted", "workflow.complete", "workflow.c*", "form.*", "{{ json.e }}"],
 )
 async def test_unknown_events_are_refused_on_save_pointing_at_the_node(
     client: httpx.AsyncClient, name: str

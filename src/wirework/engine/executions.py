@@ -1475,6 +1475,20 @@ def _describe(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:2000]
 
 
+_WAKE = (
+    update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == bindparam("execution_id"), _EXECUTIONS.c.status == ExecutionStatus.waiting)
+    .values(resume_at=bindparam("now", type_=_TIME))
+)
+
+
+def wake(connection: Connection, execution_id: uuid.UUID) -> bool:
+    """Make a waiting execution due now: what it waited for from outside came (a chat answer).
+    Plain statement, in the caller's write; False if it is not waiting (yet, or any more).
+    Hand its id to an executor after the commit (the poll also finds it)."""
+    return bool(connection.execute(_WAKE, {"execution_id": execution_id, "now": utcnow()}).rowcount == 1)
+
+
 async def request_cancel(session: AsyncSession, execution: Execution) -> None:
     """Cancel now if nothing runs it; otherwise ask its process to stop at the next node."""
     if execution.status in (ExecutionStatus.pending, ExecutionStatus.waiting):

@@ -12,10 +12,16 @@ from typing import Final
 
 WORKFLOW_COMPLETED: Final = "workflow.completed"
 WORKFLOW_FAILED: Final = "workflow.failed"
+MESSAGE_RECEIVED: Final = "message.received"
+MESSAGE_SENT: Final = "message.sent"
+SESSION_STARTED: Final = "session.started"
 
 EMITTED_EVENTS: Final = {
     WORKFLOW_COMPLETED: "a run of another workflow of the organization completed",
     WORKFLOW_FAILED: "a run of another workflow of the organization failed",
+    MESSAGE_RECEIVED: "a bot of the organization received a message (any channel)",
+    MESSAGE_SENT: "a bot's reply was delivered (stored on web chat and REST; accepted by the platform)",
+    SESSION_STARTED: "a conversation with a bot of the organization began",
 }
 
 
