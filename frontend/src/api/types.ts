@@ -121,7 +121,10 @@ export interface Definition {
   nodes: NodeSpec[];
   edges: EdgeSpec[];
   sticky_notes?: StickySpec[];
-  settings?: { timezone?: string; timeout_s?: number; error_workflow_id?: string | null };
+  settings?: {
+    timezone?: string; timeout_s?: number; error_workflow_id?: string | null; max_concurrency?: number | null;
+    retention?: { successful_days?: number | null; failed_days?: number | null; keep_successful?: boolean | null };
+  };
   /** Node id → the outputs it gives instead of running, in the editor's runs only. */
   pinned?: Record<string, NodeOutputs>;
 }

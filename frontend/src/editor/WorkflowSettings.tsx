@@ -20,6 +20,8 @@ export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props
   const [timezone, setTimezone] = useState(settings?.timezone ?? "UTC");
   const [timeout, setTimeoutS] = useState(String(settings?.timeout_s ?? 3600));
   const [errorWorkflow, setErrorWorkflow] = useState(settings?.error_workflow_id ?? "");
+  const [keepSuccessful, setKeepSuccessful] = useState(String(settings?.retention?.successful_days ?? ""));
+  const [keepFailed, setKeepFailed] = useState(String(settings?.retention?.failed_days ?? ""));
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
   const [error, setError] = useState<ApiError | Error | null>(null);
 
@@ -34,7 +36,9 @@ export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props
         description: description.trim() || null,
         tags: tags.split(",").map((t) => t.trim()).filter(Boolean),
       });
-      onSaved(updated, { timezone, timeout_s: Number(timeout) || 3600, error_workflow_id: errorWorkflow || null });
+      const days = (value: string) => (Number(value) >= 1 ? Math.floor(Number(value)) : null);
+      const retention = { ...settings?.retention, successful_days: days(keepSuccessful), failed_days: days(keepFailed) };
+      onSaved(updated, { ...settings, timezone, timeout_s: Number(timeout) || 3600, error_workflow_id: errorWorkflow || null, retention });
     } catch (e) {
       setError(e as Error);
     }
@@ -63,7 +67,13 @@ export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props
             {workflows.map((w) => <option key={w.id} value={w.id}>{w.name}</option>)}
           </select>
         </Field>
-        <p className="muted small">Time zone, time limit and error workflow are saved with the next version.</p>
+        <Field label="Keep successful runs (days)" hint="Empty: the instance's setting.">
+          <input aria-label="Keep successful runs" type="number" min={1} value={keepSuccessful} onChange={(e) => setKeepSuccessful(e.target.value)} />
+        </Field>
+        <Field label="Keep failed runs (days)" hint="Failed and cancelled runs. Empty: the instance's setting.">
+          <input aria-label="Keep failed runs" type="number" min={1} value={keepFailed} onChange={(e) => setKeepFailed(e.target.value)} />
+        </Field>
+        <p className="muted small">Time zone, time limit, error workflow and how long runs are kept are saved with the next version.</p>
         <ErrorBox message={error && !(error instanceof ApiError && error.errors.length) ? errorMessage(error) : null} />
         <div className="form-actions">
           <button type="button" className="btn" onClick={onClose}>Cancel</button>
