@@ -190,6 +190,7 @@ def test_expression_preview_offers_vars_and_every_name_the_server_offers(
     expect(suggestions.get_by_role("option")).to_have_text(["LIMITnumber"])
     shots("autocomplete")
     condition.press("Enter")
+    expect(condition).to_have_value("{{ vars.LIMIT")
     condition.press_sequentially(" * 2 > json.body.total | ")
     expect(suggestions.get_by_role("option").first).to_be_visible()
     condition.press("Escape")
