@@ -17,6 +17,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from wirework import __version__
 from wirework.accounts.api import routers as accounts_routers
 from wirework.accounts.deps import InstanceAdmin
+from wirework.bots import webchat
+from wirework.bots.api import routers as bot_routers
+from wirework.bots.service import BotJobs
 from wirework.db import migrate
 from wirework.db.engine import Database
 from wirework.db.health import is_disconnect
@@ -54,6 +57,11 @@ PUBLIC_ROUTES = {
     # The web UI (wirework.web): the page and its bundle; the API behind it checks auth.
     ("GET", "/"),
     ("GET", "/assets/{path:path}"),
+    # Public web chat (wirework.bots.webchat): widget files, hosted page, its socket; bounded per bot.
+    ("GET", "/chat/widget.js"),
+    ("GET", "/chat/widget.css"),
+    ("GET", "/chat/{public_id}"),
+    ("WEBSOCKET", "/chat/{public_id}/socket"),
 }
 
 
@@ -110,6 +118,9 @@ def create_app(
         interval_s=settings.retention_interval_s,
     )
 
+    # Bots: replies pending on a platform are retried, old conversations pruned (rows, not tasks).
+    bot_jobs = BotJobs(database, platform.vault, owner=process_id(), submit=executor.submit)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if migrate_on_start:
@@ -122,9 +133,11 @@ def create_app(
             await executor.start()
             scheduler.start()
             retention.start()
+            bot_jobs.start()
         else:
             log.warning("database_not_migrated", hint="run 'wirework db upgrade'; executions are not run")
         yield
+        await bot_jobs.stop()
         await retention.stop()
         await scheduler.stop()
         await executor.stop(settings.shutdown_grace_s)
@@ -150,6 +163,7 @@ def create_app(
     app.state.executor = executor
     app.state.scheduler = scheduler
     app.state.retention = retention
+    app.state.bot_jobs = bot_jobs
     app.state.webhook_cache = TargetCache()
     # Rate limits hold across processes: in the database; webhooks on SQLite (one process) in memory.
     limits = DatabaseLimits(database, keep_s=max(86_400, settings.login_window_seconds))
@@ -164,6 +178,8 @@ def create_app(
     if proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     for router in [*trigger_routers, *accounts_routers, *workflow_routers]:
+        app.include_router(router)
+    for router in [*bot_routers, webchat.router]:  # bots: /api/v1/bots, sessions, messages; /chat
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], response_model=Health)

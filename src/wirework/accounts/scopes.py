@@ -18,6 +18,7 @@ AREAS: Final = {
     "executions": "executions; write runs workflows, cancels, retries and deletes executions",
     "credentials": "credentials (names and field names; values are never returned)",
     "variables": "variables",
+    "bots": "bots, their settings, memories, commands, conversations and messages; write also talks to bots",
     "org": "organizations, members and invitations",
     "account": "your profile, password and preferences",
     "api-keys": "your API keys (a key can only make keys with scopes it has itself)",
@@ -48,6 +49,9 @@ COLLECTION_AREAS: Final = {
     "auth": "account",
     "api-keys": "api-keys",
     "users": "users",
+    "bots": "bots",
+    "sessions": "bots",
+    "messages": "bots",
 }
 
 # Routes whose scope is not their collection's read/write.

@@ -148,6 +148,8 @@ class UserSession(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
         Index("ix_user_sessions_org_activity", "org_id", "last_activity_at"),
         Index("ix_user_sessions_bot_chat_key", "bot_id", "chat_key", "closed_at"),
         Index("ix_user_sessions_expires_at", "expires_at"),
+        # The delivery pass finds answers whose execution was not woken yet (rare: few rows).
+        Index("ix_user_sessions_waiting_execution_id", "waiting_execution_id"),
         {
             "comment": "A conversation of one person with a bot on one channel and chat: who, where, "
             "its context, the dialog step waiting for an answer, counts and last activity.",

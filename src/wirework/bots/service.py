@@ -36,7 +36,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, cast
@@ -1456,7 +1456,7 @@ async def take_over(session: AsyncSession, conversation: UserSession, user_id: u
 
 async def stream_session(
     db: Database, org_id: uuid.UUID, session_id: uuid.UUID, after: uuid.UUID | None, poll_s: float = 1.0
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any]]:
     """The conversation's bot and operator messages after `after`, as they are stored: pushed
     at once from this process, and read from the transcript every `poll_s` (replies stored by
     another process)."""

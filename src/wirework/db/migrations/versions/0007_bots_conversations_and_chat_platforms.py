@@ -605,6 +605,7 @@ def upgrade() -> None:
             "ix_user_sessions_bot_chat_key", ["bot_id", "chat_key", "closed_at"], unique=False
         )
         batch_op.create_index("ix_user_sessions_expires_at", ["expires_at"], unique=False)
+        batch_op.create_index("ix_user_sessions_waiting_execution_id", ["waiting_execution_id"], unique=False)
         batch_op.create_index("ix_user_sessions_org_activity", ["org_id", "last_activity_at"], unique=False)
         batch_op.create_index(
             "ix_user_sessions_org_bot_activity", ["org_id", "bot_id", "last_activity_at"], unique=False

@@ -1,0 +1,285 @@
+"""Public web chat: the embeddable widget (`/chat/widget.js`, `/chat/widget.css`), the hosted
+chat page (`/chat/{public_id}`) and the socket they talk through (`/chat/{public_id}/socket`).
+
+Public entry points, so they are bounded: a bot must have web chat switched on; its
+`web_chat_origins` (if any) are the only sites whose pages may open the socket (a browser
+sends its page's Origin; other clients can send anything, so it is no authentication);
+each client address may hold `MAX_SOCKETS_PER_IP` sockets in this process; a frame is at most
+`MAX_FRAME` bytes and a message at most the bot's `max_message_length`; a visitor's flood is
+refused by `bots.service.receive`. A socket sees only its own visitor's conversation: the
+visitor id (random, kept by the visitor's browser) is the key to it.
+
+The hosted page is a static shell on the app's origin with the app's strict policy (scripts
+and styles only from the app's files, no inline script): bot names and messages are put in
+the page as text, never as HTML, and the page itself calls no API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import re
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from wirework.bots import service
+from wirework.bots.models import Bot, Message, UserSession
+from wirework.bots.schemas import InboundMessage
+from wirework.engine import executions
+from wirework.errors import NotFound
+
+log = structlog.get_logger("wirework.webchat")
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "chat"
+MAX_SOCKETS_PER_IP: Final = 20
+MAX_FRAME: Final = 64 * 1024
+HISTORY: Final = 50
+_VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+router = APIRouter(include_in_schema=False)
+_sockets_by_ip: dict[str, int] = {}
+
+_PUBLIC_STATIC = {
+    "Cache-Control": "public, max-age=300",
+    "Access-Control-Allow-Origin": "*",  # the widget runs on other sites
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+
+
+@router.get("/chat/widget.js")
+async def widget_js() -> Response:
+    return FileResponse(STATIC / "widget.js", media_type="text/javascript", headers=_PUBLIC_STATIC)
+
+
+@router.get("/chat/widget.css")
+async def widget_css() -> Response:
+    return FileResponse(STATIC / "widget.css", media_type="text/css", headers=_PUBLIC_STATIC)
+
+
+async def _public_bot(db: Any, public_id: str) -> Any:
+    """A bot whose web chat is on, by its public id; None otherwise (a 404 either way)."""
+    if len(public_id) > 32:
+        return None
+    row = await executions.read(
+        db,
+        lambda c: c.execute(
+            select(
+                Bot.id, Bot.org_id, Bot.name, Bot.avatar_url, Bot.welcome_message, Bot.is_active, Bot.settings
+            ).where(Bot.public_id == public_id)
+        ).first(),
+    )
+    if row is None or not row.is_active or not service.bot_settings(row.settings).web_chat_enabled:
+        return None
+    return row
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/chat/widget.css">
+<script src="/chat/widget.js" data-bot="{public_id}" data-mode="page" defer></script>
+</head><body class="ww-page"><noscript>This chat needs JavaScript.</noscript></body></html>
+"""
+
+
+@router.get("/chat/{public_id}")
+async def hosted_page(public_id: str, request: Request) -> Response:
+    bot = await _public_bot(request.app.state.db, public_id)
+    if bot is None:
+        raise NotFound("No chat here: the bot does not exist or its web chat is off.")
+    page = _PAGE.format(title=html.escape(bot.name), public_id=html.escape(public_id))
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    origin = websocket.headers.get("origin")
+    if not allowed or origin is None:  # no browser page (a script), or any site may embed it
+        return True
+    own = f"{'https' if websocket.url.scheme == 'wss' else 'http'}://{websocket.headers.get('host', '')}"
+    return origin.rstrip("/") in {o.rstrip("/") for o in allowed} | {own}
+
+
+def _chat_key(visitor: str) -> str:
+    return service.chat_key("web", None, visitor, visitor)
+
+
+async def _open_session(db: Any, bot_id: uuid.UUID, visitor: str) -> Any:
+    return await executions.read(
+        db,
+        lambda c: c.execute(
+            select(UserSession.id, UserSession.org_id, UserSession.expires_at).where(
+                UserSession.bot_id == bot_id,
+                UserSession.chat_key == _chat_key(visitor),
+                UserSession.closed_at.is_(None),
+            )
+        ).first(),
+    )
+
+
+async def _history(db: Any, session_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await executions.read(
+        db,
+        lambda c: c.execute(
+            select(Message.__table__)
+            .where(Message.session_id == session_id)
+            .order_by(Message.id.desc())
+            .limit(HISTORY)
+        ).all(),
+    )
+    return [_public(service.message_dict(r)) for r in reversed(rows)]
+
+
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    """What a visitor sees of a message: no delivery internals."""
+    return {k: message[k] for k in ("id", "role", "sender", "content", "created_at")}
+
+
+@router.websocket("/chat/{public_id}/socket")
+async def chat_socket(websocket: WebSocket, public_id: str) -> None:
+    app = websocket.app
+    db = app.state.db
+    bot = await _public_bot(db, public_id)
+    if bot is None:
+        await websocket.close(code=4404, reason="no such chat")
+        return
+    limits = service.bot_settings(bot.settings)
+    if not _origin_allowed(websocket, limits.web_chat_origins):
+        await websocket.close(code=4403, reason="this site may not embed the chat")
+        return
+    ip = websocket.client.host if websocket.client else "?"
+    if _sockets_by_ip.get(ip, 0) >= MAX_SOCKETS_PER_IP:
+        await websocket.close(code=4429, reason="too many chat windows open from this address")
+        return
+    _sockets_by_ip[ip] = _sockets_by_ip.get(ip, 0) + 1
+    try:
+        await websocket.accept()
+        await _converse(websocket, db, bot, limits)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        _sockets_by_ip[ip] -= 1
+        if _sockets_by_ip[ip] <= 0:
+            del _sockets_by_ip[ip]
+
+
+async def _send(websocket: WebSocket, payload: dict[str, Any]) -> None:
+    if websocket.client_state == WebSocketState.CONNECTED:
+        await websocket.send_text(json.dumps(payload, default=str))
+
+
+async def _converse(websocket: WebSocket, db: Any, bot: Any, limits: Any) -> None:
+    visitor = websocket.query_params.get("visitor") or ""
+    if not _VISITOR.match(visitor):
+        visitor = secrets.token_urlsafe(24)
+    found = await _open_session(db, bot.id, visitor)
+    await _send(
+        websocket,
+        {
+            "type": "hello",
+            "visitor_id": visitor,
+            "bot": {"name": bot.name, "avatar_url": bot.avatar_url, "welcome_message": bot.welcome_message},
+            "max_message_length": limits.max_message_length,
+            "history": await _history(db, found.id) if found else [],
+        },
+    )
+    streamer: asyncio.Task[None] | None = None
+    streaming: uuid.UUID | None = None
+
+    async def stream(session_id: uuid.UUID, after: uuid.UUID | None) -> None:
+        async for message in service.stream_session(db, bot.org_id, session_id, after):
+            await _send(websocket, {"type": "message", "message": _public(message)})
+
+    if found is not None:
+        last = await executions.read(
+            db,
+            lambda c: c.execute(
+                select(Message.id).where(Message.session_id == found.id).order_by(Message.id.desc()).limit(1)
+            ).scalar_one_or_none(),
+        )
+        streaming, streamer = found.id, asyncio.create_task(stream(found.id, last))
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            if len(raw) > MAX_FRAME:
+                await websocket.close(code=1009, reason="message too big")
+                return
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                await _send(websocket, {"type": "error", "status": 400, "detail": "Send JSON."})
+                continue
+            if (
+                not isinstance(data, dict)
+                or data.get("type") != "message"
+                or not isinstance(data.get("text"), str)
+            ):
+                await _send(
+                    websocket,
+                    {"type": "error", "status": 400, "detail": 'Send {"type": "message", "text": …}.'},
+                )
+                continue
+            client_id = data.get("id")
+            client_id = client_id if isinstance(client_id, str) and _CLIENT_ID.match(client_id) else None
+            try:
+                received = await service.receive(
+                    db,
+                    platform_bot=None,
+                    bot_id=bot.id,
+                    org_id=bot.org_id,
+                    inbound=InboundMessage(
+                        channel="web",
+                        platform_message_id=f"{visitor}:{client_id}" if client_id else None,
+                        chat_id=visitor,
+                        chat_name=None,
+                        chat_kind="direct",
+                        user_id=visitor,
+                        user_name=None,
+                        text=data["text"],
+                    ),
+                    visitor_id=visitor,
+                )
+            except service.Refused as refused:
+                await _send(
+                    websocket,
+                    {"type": "error", "status": refused.status, "detail": refused.reason, "id": client_id},
+                )
+                continue
+            await _send(
+                websocket,
+                {
+                    "type": "stored",
+                    "id": client_id,
+                    "message_id": str(received.message_id),
+                    "duplicate": received.duplicate,
+                },
+            )
+            if received.session_id is not None and received.session_id != streaming:
+                if streamer is not None:
+                    streamer.cancel()
+                # From just before this message: the welcome of a new conversation comes too.
+                streaming = received.session_id
+                streamer = asyncio.create_task(stream(received.session_id, received.message_id))
+            if received.routed_to in ("dialog", "command", "answer"):
+                await _send(websocket, {"type": "typing"})
+    finally:
+        if streamer is not None:
+            streamer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await streamer
+
+
+def count_sockets() -> int:
+    """Open chat sockets in this process (for the benchmark and tests)."""
+    return sum(_sockets_by_ip.values())
