@@ -20,6 +20,8 @@ from wirework.accounts.deps import InstanceAdmin
 from wirework.bots import webchat
 from wirework.bots.api import routers as bot_routers
 from wirework.bots.service import BotJobs
+from wirework.channels import service as channel_service
+from wirework.channels.api import routers as channel_routers
 from wirework.db import migrate
 from wirework.db.engine import Database
 from wirework.db.health import is_disconnect
@@ -62,6 +64,9 @@ PUBLIC_ROUTES = {
     ("GET", "/chat/widget.css"),
     ("GET", "/chat/{public_id}"),
     ("WEBSOCKET", "/chat/{public_id}/socket"),
+    # Chat platforms deliver here; each delivery's signature is checked against the connection's secrets.
+    ("GET", "/channels/{platform}/{inbound_token}"),
+    ("POST", "/channels/{platform}/{inbound_token}"),
 }
 
 
@@ -129,6 +134,7 @@ def create_app(
             async with database.session() as session:
                 await workflow_service.sync_node_tables(session, registry)
                 await workflow_service.sync_templates(session, TEMPLATES)
+                await channel_service.sync_platforms(session)
                 await session.commit()
             await executor.start()
             scheduler.start()
@@ -177,7 +183,8 @@ def create_app(
     app.add_middleware(RequestLogMiddleware)
     if proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
-    for router in [*trigger_routers, *accounts_routers, *workflow_routers]:
+    channel_service.register_senders(settings)
+    for router in [*trigger_routers, *accounts_routers, *workflow_routers, *channel_routers]:
         app.include_router(router)
     for router in [*bot_routers, webchat.router]:  # bots: /api/v1/bots, sessions, messages; /chat
         app.include_router(router)

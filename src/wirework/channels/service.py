@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import secrets as random_secrets
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wirework.bots import service as bots_service
 from wirework.channels import registry
 from wirework.channels.base import Adapter, Outbound, SendFailed, SendLater, platform_client, split_text
 from wirework.channels.models import Platform, PlatformBot
@@ -335,25 +336,34 @@ async def register_connection(
     return {"ok": True, "detail": f"{adapter.display_name} now sends updates to {url}."}
 
 
-Send = Callable[[PlatformBot | None, Mapping[str, str], str, str], Awaitable[str | None]]
-
-
-def sender(endpoints: Endpoints, platform: str) -> Send:
+def sender(endpoints: Endpoints, platform: str) -> bots_service.Send:
     """`send(connection, secrets, chat_id, text)` for `bots.service.register_sender`: posts the text
     (in pieces when the platform's limit is shorter) and returns the last piece's platform id.
     A retried send posts every piece again (delivery is at least once)."""
     adapter = _adapter(platform)
 
     async def send(
-        connection: PlatformBot | None, secrets: Mapping[str, str], chat_id: str, text: str
+        connection: PlatformBot | None, secrets: dict[str, Any], chat_id: str, text: str
     ) -> str | None:
         if connection is None:
-            raise SendFailed(f"no {adapter.display_name} connection to send through")
-        out = outbound(endpoints, connection, secrets)
+            raise bots_service.SendFailed(f"no {adapter.display_name} connection to send through")
+        out = outbound(endpoints, connection, {k: str(v) for k, v in secrets.items()})
         sent: str | None = None
-        async with out.client:
-            for piece in split_text(text, adapter.max_text):
-                sent = await adapter.send_one(out, chat_id, piece)
+        try:
+            async with out.client:
+                for piece in split_text(text, adapter.max_text):
+                    sent = await adapter.send_one(out, chat_id, piece)
+        except SendLater as exc:
+            raise bots_service.SendLater(exc.after_s, exc.reason) from None
+        except SendFailed as exc:
+            raise bots_service.SendFailed(exc.reason) from None
         return sent
 
     return send
+
+
+def register_senders(settings: Settings) -> None:
+    """Replies on each platform go out through its adapter (called when the app is made)."""
+    endpoints = Endpoints.from_settings(settings)
+    for name in registry.ADAPTERS:
+        bots_service.register_sender(name, sender(endpoints, name))
