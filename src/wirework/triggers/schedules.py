@@ -23,6 +23,7 @@ from croniter import croniter
 from sqlalchemy import func, select, update
 
 from wirework.db.engine import Database
+from wirework.db.health import is_disconnect
 from wirework.db.types import utcnow
 from wirework.engine.models import TriggerType
 from wirework.triggers.models import CatchUp, Schedule
@@ -210,8 +211,11 @@ class Scheduler:
                 delay = await seconds_until_due(self.db, utcnow(), self.poll_interval)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("schedule_poll_failed")
+            except Exception as exc:
+                if is_disconnect(exc):  # said once per outage (db.health); the next poll tries again
+                    self.db.health.lost(exc, "schedules")
+                else:
+                    log.exception("schedule_poll_failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
