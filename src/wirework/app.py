@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from wirework import __version__
@@ -30,7 +31,7 @@ from wirework.engine.executions import process_id
 from wirework.engine.retention import RetentionJob, RetentionPolicy
 from wirework.errors import ServiceUnavailable
 from wirework.observability import RequestLogMiddleware, configure_logging
-from wirework.problems import install_problem_handlers, problem_responses
+from wirework.problems import install_problem_handlers, problem_response, problem_responses
 from wirework.queue import metrics as queue_metrics
 from wirework.queue.broker import BrokerExecutor
 from wirework.queue.local import LocalExecutor
@@ -177,6 +178,19 @@ def create_app(
     webhook_counter: Counter = MemoryCounter() if database.dialect == "sqlite" else limits
     app.state.webhook_counter = webhook_counter if settings.webhook_rate_limit else None
     install_problem_handlers(app)
+
+    async def database_error(request: Request, exc: Exception) -> Response:
+        """A request that needed the unreachable database: 503 with Retry-After, not a 500."""
+        if not is_disconnect(exc):
+            log.exception("unhandled_error", path=request.url.path)
+            return problem_response(request, 500, "Something went wrong on our side; it has been logged.")
+        database.health.lost(exc, "api")
+        return problem_response(
+            request, 503, "The database is unreachable; try again in a moment.", headers={"Retry-After": "2"}
+        )
+
+    for kind in (DBAPIError, ConnectionError, TimeoutError):  # drivers raise the last two when connecting
+        app.add_exception_handler(kind, database_error)
     # Outermost last: forwarded headers, request log, webhook calls, then the API/UI edge.
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.api_max_body_bytes)
     app.add_middleware(WebhookGateway)  # inside the request log: webhook calls are logged too

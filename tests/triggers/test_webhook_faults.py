@@ -33,18 +33,22 @@ async def unreachable() -> Any:
 async def test_a_webhook_call_while_the_database_is_down_is_a_quick_503(
     settings: Settings, unreachable: Database
 ) -> None:
-    """Not a hang until the caller gives up, not a 500: 503, Retry-After, and why."""
+    """Not a hang until the caller gives up, not a 500: 503, Retry-After, and why; /readyz and
+the API say it too."""
     settings = settings.model_copy(update={"webhook_database_wait_s": 0.5})
     app = create_app(settings, db=unreachable)  # no lifespan: it would need the database
     async with client_of(app) as client:
         async with asyncio.timeout(10):  # the database's own wait (60 s) does not hold the call
             response = await client.post("/webhook/orders", json={}, headers={"Idempotency-Key": "a"})
         ready = await client.get("/readyz")
+        api = await client.get("/api/v1/workflows", headers={"Authorization": "Bearer some-api-key"})
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["Retry-After"] == "2"
     assert "Idempotency-Key" in response.json()["detail"]
     assert ready.status_code == 503 and ready.json()["detail"].startswith("database unreachable")
+    assert api.status_code == 503 and api.headers["content-type"] == "application/problem+json"
+    assert api.headers["Retry-After"] == "2"  # the API, too: not a 500
 
 
 async def test_a_caller_who_hangs_up_is_one_info_line_and_the_run_goes_on(

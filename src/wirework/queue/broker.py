@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import contextvars
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -85,21 +84,17 @@ class BrokerExecutor:
 
     runs_here = False
 
-    def __init__(self, url: str, housekeeping: Callable[[], Awaitable[Any]] | None = None) -> None:
+    def __init__(self, url: str) -> None:
         make_broker(url)  # a bad URL is a configuration error now, not at the first publish
         self.url = url
-        self.housekeeping = housekeeping
         self.broker: AsyncBroker | None = None  # connected, or None
         self.link = BrokerLink("publisher")
         self._sending: set[asyncio.Task[None]] = set()
         self._connector: asyncio.Task[None] | None = None
-        self._housekeeper: asyncio.Task[None] | None = None
         self.running = 0
 
     async def start(self) -> None:
         self._reconnect()
-        if self.housekeeping:
-            self._housekeeper = asyncio.create_task(self._housekeep())
 
     def _reconnect(self) -> None:
         if self._connector is None or self._connector.done():
@@ -150,23 +145,13 @@ class BrokerExecutor:
     def poke(self) -> None:
         pass
 
-    async def _housekeep(self) -> None:
-        assert self.housekeeping is not None
-        while True:
-            try:
-                await self.housekeeping()
-            except Exception:
-                log.exception("housekeeping_failed")
-            await asyncio.sleep(600)
-
     async def stop(self, grace: float = 10.0) -> None:
         if self._sending:
             await asyncio.wait(list(self._sending), timeout=grace)
-        for task in (self._housekeeper, self._connector):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
         if self.broker is not None:
             await _shut(self.broker)
 
