@@ -157,6 +157,19 @@ async def test_a_worker_waits_for_its_database_and_works_without_its_broker(
     assert "Traceback" not in worker_log
 
 
+async def test_a_worker_started_while_its_database_is_down_waits(tmp_path: Path) -> None:
+    """Before, it exited at once with a traceback; now it waits, saying so once, until stopped."""
+    env = base_env(f"postgresql://wirework@127.0.0.1:{free_port()}/wirework", some_broker())
+    with running_workers(tmp_path, 1, **env) as workers:
+        await wait_for(lambda: _logged(tmp_path / "worker-0.log", "worker_waiting"), 30, "it waits")
+        await asyncio.sleep(3)  # still waiting, quietly
+        assert workers[0].poll() is None
+    assert workers[0].returncode == 0  # SIGTERM ends the wait
+    worker_log = log_of(tmp_path, "worker-0.log")
+    assert worker_log.count("worker_waiting") == 1 and "the database is unreachable" in worker_log
+    assert worker_log.count("database_unreachable") == 1 and "Traceback" not in worker_log
+
+
 async def _logged(path: Path, text: str) -> bool:
     return path.exists() and text in path.read_text()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from tests.support.accounts import signup
@@ -34,8 +35,9 @@ async def test_a_webhook_call_while_the_database_is_down_is_a_quick_503(
     settings: Settings, unreachable: Database
 ) -> None:
     """Not a hang until the caller gives up, not a 500: 503, Retry-After, and why; /readyz and
-the API say it too."""
+    the API say it too."""
     settings = settings.model_copy(update={"webhook_database_wait_s": 0.5})
+    errors_before = REGISTRY.get_sample_value("wirework_database_errors_total") or 0
     app = create_app(settings, db=unreachable)  # no lifespan: it would need the database
     async with client_of(app) as client:
         async with asyncio.timeout(10):  # the database's own wait (60 s) does not hold the call
@@ -49,6 +51,9 @@ the API say it too."""
     assert ready.status_code == 503 and ready.json()["detail"].startswith("database unreachable")
     assert api.status_code == 503 and api.headers["content-type"] == "application/problem+json"
     assert api.headers["Retry-After"] == "2"  # the API, too: not a 500
+    # What this process's /metrics shows (serve's own /metrics needs the database for its key).
+    assert (REGISTRY.get_sample_value("wirework_database_errors_total") or 0) > errors_before
+    assert REGISTRY.get_sample_value("wirework_database_up") == 0
 
 
 async def test_a_caller_who_hangs_up_is_one_info_line_and_the_run_goes_on(
