@@ -336,7 +336,7 @@ async def register_connection(
     return {"ok": True, "detail": f"{adapter.display_name} now sends updates to {url}."}
 
 
-def sender(endpoints: Endpoints, platform: str) -> bots_service.Send:
+def sender(settings: Settings, platform: str) -> bots_service.Send:
     """`send(connection, secrets, chat_id, text)` for `bots.service.register_sender`: posts the text
     (in pieces when the platform's limit is shorter) and returns the last piece's platform id.
     A retried send posts every piece again (delivery is at least once)."""
@@ -347,7 +347,8 @@ def sender(endpoints: Endpoints, platform: str) -> bots_service.Send:
     ) -> str | None:
         if connection is None:
             raise bots_service.SendFailed(f"no {adapter.display_name} connection to send through")
-        out = outbound(endpoints, connection, {k: str(v) for k, v in secrets.items()})
+        # read per send: the settings object is the app's, and building this is cheap
+        out = outbound(Endpoints.from_settings(settings), connection, {k: str(v) for k, v in secrets.items()})
         sent: str | None = None
         try:
             async with out.client:
@@ -364,6 +365,5 @@ def sender(endpoints: Endpoints, platform: str) -> bots_service.Send:
 
 def register_senders(settings: Settings) -> None:
     """Replies on each platform go out through its adapter (called when the app is made)."""
-    endpoints = Endpoints.from_settings(settings)
     for name in registry.ADAPTERS:
-        bots_service.register_sender(name, sender(endpoints, name))
+        bots_service.register_sender(name, sender(settings, name))
