@@ -7,7 +7,7 @@ handed to the executions' group commit like any of their writes: it takes its tu
 commits with them, and on SQLite holds the write lock only for that commit (and the writer does
 the WAL checkpoints, off the event loop). After each batch the pass pauses twice as long as the
 batch took. Nothing selects the surplus as a whole: each batch picks its oldest rows by an
-index and deletes them. Batches grow or shrink to take about `TARGET_BATCH_S`.
+index and deletes them. Batches grow or shrink to take about `TARGET_BATCH_S` of the dialect.
 
 One process at a time runs it (`RetentionJob`): the job is a row of `background_jobs` with a
 lease, claimed with a conditional UPDATE as a schedule's firing is, renewed between batches,
@@ -59,10 +59,14 @@ FINISHED = SUCCESSFUL + UNSUCCESSFUL
 SUCCESS_GRACE = timedelta(minutes=5)
 """With successful runs not kept, how old (since accepted) a completed run gets before a pass
 deletes it: its webhook caller, sub-workflow caller or editor has read its result by then."""
-TARGET_BATCH_S = 0.005
-"""On SQLite a batch runs in the writer's commit on the event loop: kept short, so requests wait
-little for it."""
-MIN_BATCH, MAX_BATCH, FIRST_BATCH = 10, 500, 50
+TARGET_BATCH_S = {"sqlite": 0.005}
+"""How long a batch should take. On SQLite it runs in the writer's commit on the event loop, so
+it is kept short; elsewhere on a connection of its own, where each commit waits for the
+server's disk anyway (a few ms), so batches are larger."""
+DEFAULT_TARGET_S = 0.05
+MIN_BATCH, FIRST_BATCH = 10, 50
+MAX_BATCH = {"sqlite": 500}
+DEFAULT_MAX_BATCH = 5000
 PAUSE_FACTOR = 2
 """After each batch, a pause this many times as long: a pass takes at most a third of the
 database's write time."""
@@ -171,6 +175,8 @@ def _oldest(where: Sequence[Any], order: Any, limit: int) -> Delete:
 class _Pass:
     def __init__(self, db: Database, renew: Renew, batch: int) -> None:
         self.db, self.renew, self.batch = db, renew, batch
+        self.target = TARGET_BATCH_S.get(db.dialect, DEFAULT_TARGET_S)
+        self.most = MAX_BATCH.get(db.dialect, DEFAULT_MAX_BATCH)
         self.report = RetentionReport()
 
     async def drain(self, statement: Callable[[int], Delete]) -> None:
@@ -183,9 +189,9 @@ class _Pass:
             self.report.deleted += deleted
             self.report.batches += 1
             self.report.slowest_batch_s = max(self.report.slowest_batch_s, elapsed)
-            if deleted == size and elapsed < TARGET_BATCH_S / 2:
-                self.batch = min(MAX_BATCH, size * 2)
-            elif elapsed > TARGET_BATCH_S:
+            if deleted == size and elapsed < self.target / 2:
+                self.batch = min(self.most, size * 2)
+            elif elapsed > self.target:
                 self.batch = max(MIN_BATCH, size // 2)
             # Twice as long as the batch held the write lock, everyone else has it.
             await asyncio.sleep(max(0.002, PAUSE_FACTOR * elapsed))
