@@ -10,8 +10,10 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -222,6 +224,27 @@ async def fake_platforms() -> AsyncIterator[FakePlatforms]:
     finally:
         server.should_exit = True
         await task
+
+
+@contextmanager
+def fake_platforms_in_thread() -> Iterator[FakePlatforms]:
+    """The same server on a thread of its own, for tests without an event loop (browser tests)."""
+    fake = FakePlatforms()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the fake platform server did not start")
+        time.sleep(0.02)
+    fake.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 # ---------------------------------------------------------------- the platforms' side of inbound calls

@@ -351,3 +351,57 @@ async def test_another_organization_sees_no_connection(
     response = await client.get(f"/api/v1/bots/{own_bot}/channels/{connection['id']}", headers=ann.headers)
     assert response.status_code == 404
     assert (await client.get(item, headers=bob.headers)).json()["is_active"] is True
+
+
+async def test_refused_messages_are_answered_so_platforms_stop_retrying(
+    client: httpx.AsyncClient, db: Database, fake: FakePlatforms
+) -> None:
+    """A message longer than the bot takes is dropped politely: 200 to Telegram (which would
+    deliver it again and again otherwise), the reason to the webhook's caller and to the Discord
+    user; nothing is stored."""
+    ann = await signup(client, "ann")
+    async with db.session() as session:
+        bot = Bot(
+            org_id=uuid.UUID(ann.org_id),
+            name="Terse",
+            public_id=uuid.uuid4().hex,
+            settings={"max_message_length": 5},
+        )
+        session.add(bot)
+        await session.commit()
+        bot_id = str(bot.id)
+    telegram = await connect(client, ann, bot_id, "telegram", {"bot_token": TELEGRAM_TOKEN})
+    body = json.dumps(telegram_update("far too long for this bot")).encode()
+    answer = await client.post(
+        path_of(telegram), content=body, headers=telegram_headers(telegram["secrets"]["secret_token"])
+    )
+    assert answer.status_code == 200
+
+    webhook = await connect(client, ann, bot_id, "webhook", {"outbound_url": f"{fake.url}/hook"})
+    body = json.dumps({"chat_id": "c", "user_id": "u", "text": "far too long", "message_id": "m9"}).encode()
+    answer = await client.post(
+        path_of(webhook),
+        content=body,
+        headers=webhook_headers(webhook["secrets"]["signing_secret"], body, int(time.time())),
+    )
+    (result,) = answer.json()["messages"]
+    assert result["status"] == "refused" and result["reason"]
+
+    private, public = discord_keys()
+    discord = await connect(
+        client,
+        ann,
+        bot_id,
+        "discord",
+        {"application_id": "1", "public_key": public, "bot_token": DISCORD_TOKEN},
+    )
+    body = json.dumps(
+        discord_command("chat", [{"type": 3, "name": "message", "value": "far too long"}])
+    ).encode()
+    answer = await client.post(
+        path_of(discord), content=body, headers=discord_headers(private, body, int(time.time()))
+    )
+    assert answer.status_code == 200
+    assert answer.json()["data"] == {"content": result["reason"], "flags": 64}
+    async with db.session() as session:
+        assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() == 0
