@@ -88,10 +88,10 @@ async def test_unknown_or_no_scopes_are_refused_when_making_a_key(client: httpx.
     ann = await signup(client, "ann")
     unknown = await client.post(
         "/api/v1/api-keys",
-        json={"name": "k", "scopes": ["workflows:read", "bots:write"]},
+        json={"name": "k", "scopes": ["workflows:read", "forms:write"]},
         headers=ann.headers,
     )
-    assert unknown.status_code == 422 and "bots:write" in unknown.text
+    assert unknown.status_code == 422 and "forms:write" in unknown.text
     empty = await client.post("/api/v1/api-keys", json={"name": "k", "scopes": []}, headers=ann.headers)
     assert empty.status_code == 422
     made = await client.post(

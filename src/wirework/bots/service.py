@@ -44,7 +44,7 @@ from typing import Any, Final, Protocol, cast
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.bots.models import (
@@ -496,6 +496,34 @@ def _find_command(
 
 # ----------------------------------------------------------------------------- receive
 
+DEADLOCKS: Final = frozenset({"40P01", "40001", 1213, 1205})
+"""PostgreSQL deadlock / serialization failure, MySQL deadlock / lock wait timeout."""
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code is None and getattr(orig, "args", None):
+        code = orig.args[0]  # type: ignore[union-attr]
+    return code in DEADLOCKS
+
+
+async def _write_again(db: Database, job: Callable[[Connection], Any]) -> Any:
+    """`executions.write`, run again when another transaction got in the way: a unique row
+    (platform user, chat, reply key, message id) stored a moment ago by someone else (the
+    second run finds it), or a deadlock the database broke by rolling this one back."""
+    for attempt in range(4):
+        try:
+            return await executions.write(db, job)
+        except IntegrityError:
+            if attempt >= 1:
+                raise
+        except OperationalError as exc:
+            if not _is_deadlock(exc) or attempt == 3:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1) * (1 + random.random()))  # noqa: S311
+    raise AssertionError("unreachable")
+
 
 def _upsert(connection: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> uuid.UUID:
     """Find a row by `keys`, updating `values` that changed, or insert it; its id."""
@@ -596,7 +624,6 @@ def _receive_job(
         received = Received()
         started: list[uuid.UUID] = []
         expires_at = now + timedelta(minutes=limits.session_idle_minutes)
-        added = 1
         if session is None:
             session_id = uuid7()
             connection.execute(
@@ -635,6 +662,13 @@ def _receive_job(
                     "user_name": inbound.user_name,
                 },
             )
+        # The session row first: inserting a message takes a shared lock on it (its foreign key),
+        # and taking the exclusive one after that deadlocks with a concurrent reply on MySQL.
+        welcome = received.session_started and bool(bot.welcome_message)
+        connection.execute(
+            _TOUCH_SESSION,
+            {"session_id": session.id, "added": 2 if welcome else 1, "now": now, "expires_at": expires_at},
+        )
         message_id = uuid7()
         connection.execute(
             insert(_MESSAGES).values(
@@ -653,7 +687,7 @@ def _receive_job(
                 created_at=now,
             )
         )
-        if received.session_started and bot.welcome_message:
+        if welcome:
             _insert_reply(
                 connection,
                 session,
@@ -663,10 +697,6 @@ def _receive_job(
                 now=now,
                 latency_ms=None,
             )
-            added += 1
-        connection.execute(
-            _TOUCH_SESSION, {"session_id": session.id, "added": added, "now": now, "expires_at": expires_at}
-        )
         item: dict[str, Any] = {
             "text": text,
             "message_id": str(message_id),
@@ -747,13 +777,7 @@ async def receive(
         user_id=user_id,
         visitor_id=visitor_id,
     )
-    result: Received | Refused
-    try:
-        result = await executions.write(db, job)
-    except IntegrityError:
-        # Another process stored the same platform user, chat or message a moment ago: run
-        # again, which finds those rows (and reports a duplicate message as one).
-        result = await executions.write(db, job)
+    result: Received | Refused = await _write_again(db, job)
     if isinstance(result, Refused):
         log.info("message_refused", bot_id=str(bot_id), channel=inbound.channel, reason=result.reason)
         raise result
@@ -861,6 +885,9 @@ async def reply(
         last = connection.execute(_LAST_FROM_USER, {"session_id": session_id}).scalar_one_or_none()
         latency = int((now - last).total_seconds() * 1000) if last is not None else None
         bot_name = connection.execute(select(_BOTS.c.name).where(_BOTS.c.id == session.bot_id)).scalar_one()
+        connection.execute(
+            _COUNT_MESSAGE, {"session_id": session_id, "now": now}
+        )  # the row first (see receive)
         row, started = _insert_reply(
             connection,
             session,
@@ -870,7 +897,6 @@ async def reply(
             now=now,
             latency_ms=latency,
         )
-        connection.execute(_COUNT_MESSAGE, {"session_id": session_id, "now": now})
         if ask is not None:
             context = dict(session.context or {})
             answers = dict(context.get("$answers") or {})
@@ -882,11 +908,7 @@ async def reply(
             )
         return Reply(message_dict(_Row(row)), False), started
 
-    done: tuple[Reply, list[uuid.UUID]] | None
-    try:
-        done = await executions.write(db, job)
-    except IntegrityError:  # the same reply key stored a moment ago by another process
-        done = await executions.write(db, job)
+    done: tuple[Reply, list[uuid.UUID]] | None = await _write_again(db, job)
     if done is None:
         raise NotFound(f"Session {session_id} not found")
     result, started = done
@@ -1239,7 +1261,13 @@ def check_dialog_kind(kind: str) -> None:
     if kind not in DIALOG_KINDS:
         raise ValidationFailed(
             f"dialog_kind {kind!r} does not exist; choose one of: {', '.join(DIALOG_KINDS)}",
-            errors=[{"loc": ["body", "dialog_kind"], "msg": f"one of {', '.join(DIALOG_KINDS)}"}],
+            errors=[
+                {
+                    "loc": ["body", "dialog_kind"],
+                    "msg": f"one of {', '.join(DIALOG_KINDS)}",
+                    "type": "value_error",
+                }
+            ],
         )
 
 
@@ -1254,7 +1282,13 @@ async def check_workflow(
     except NotFound:
         raise ValidationFailed(
             f"Workflow {workflow_id} not found in this organization.",
-            errors=[{"loc": ["body", field], "msg": "no such workflow in this organization"}],
+            errors=[
+                {
+                    "loc": ["body", field],
+                    "msg": "no such workflow in this organization",
+                    "type": "value_error",
+                }
+            ],
         ) from None
 
 
@@ -1266,7 +1300,10 @@ async def replace_commands(session: AsyncSession, bot: Bot, commands: list[Any])
             spec = parse_command(command.command)
         except ValueError as exc:
             raise ValidationFailed(
-                str(exc), errors=[{"loc": ["body", "commands", index, "command"], "msg": str(exc)}]
+                str(exc),
+                errors=[
+                    {"loc": ["body", "commands", index, "command"], "msg": str(exc), "type": "value_error"}
+                ],
             ) from None
         words = " ".join(spec.words) + " " + " ".join(t for _, t in spec.args)
         if words in seen:

@@ -148,8 +148,10 @@ def _public(message: dict[str, Any]) -> dict[str, Any]:
 
 @router.websocket("/chat/{public_id}/socket")
 async def chat_socket(websocket: WebSocket, public_id: str) -> None:
-    app = websocket.app
-    db = app.state.db
+    # Accept first, then refuse with a close code: a browser shows its page a code, never an
+    # HTTP status.
+    db = websocket.app.state.db
+    await websocket.accept()
     bot = await _public_bot(db, public_id)
     if bot is None:
         await websocket.close(code=4404, reason="no such chat")
@@ -164,7 +166,6 @@ async def chat_socket(websocket: WebSocket, public_id: str) -> None:
         return
     _sockets_by_ip[ip] = _sockets_by_ip.get(ip, 0) + 1
     try:
-        await websocket.accept()
         await _converse(websocket, db, bot, limits)
     except WebSocketDisconnect:
         pass
