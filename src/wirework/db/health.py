@@ -108,7 +108,7 @@ class DatabaseHealth:
                 "database_unreachable",
                 error=self.last_error,
                 where=where,
-                note="waiting for it; writes are retried, webhook calls answer 503 meanwhile",
+                note="waiting for it: writes are sent again once it answers",
             )
 
     def answered(self) -> None:

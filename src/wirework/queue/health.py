@@ -62,5 +62,10 @@ class BrokerLink:
 
 
 def describe(exc: BaseException) -> str:
+    """The error's root cause, type and first line ("Cannot send task" says less than why)."""
+    for _ in range(5):
+        if exc.__cause__ is None:
+            break
+        exc = exc.__cause__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
