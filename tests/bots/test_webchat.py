@@ -94,6 +94,14 @@ async def test_web_chat_is_off_unless_enabled_and_bounded(
             await _next(socket, "stored")
         await socket.send(json.dumps({"type": "message", "text": "flood"}))
         assert (await _next(socket, "error"))["status"] == 429
+        await client.patch(
+            f"/api/v1/bots/{echo.id}",
+            json={"settings": {"web_chat_enabled": True, "web_chat_sockets_per_ip": 1}},
+            headers=echo.who.headers,
+        )
+        with _closed_with(4429):  # this address already holds its one chat window
+            async with websockets.connect(f"ws://{live}/chat/{public_id}/socket") as second:
+                await second.recv()
 
     page = await client.get(f"/chat/{public_id}")
     assert page.status_code == 200 and 'data-bot="' + public_id + '"' in page.text

@@ -81,6 +81,9 @@ class BotSettings(BaseModel):
         description="Messages and closed conversations older than this are deleted; 0 keeps all.",
     )
     web_chat_enabled: bool = Field(False, description="Public web chat (widget and hosted page) is on.")
+    web_chat_sockets_per_ip: int = Field(
+        20, ge=1, le=100_000, description="Chat windows one client address may hold open at once."
+    )
     web_chat_origins: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
         default_factory=list,
         max_length=50,

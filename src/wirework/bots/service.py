@@ -252,14 +252,20 @@ _DEFINITION = select(_VERSIONS.c.definition).where(_VERSIONS.c.id == bindparam("
 _REPLY_OF = select(_MESSAGES).where(
     _MESSAGES.c.bot_id == bindparam("bot_id"), _MESSAGES.c.reply_key == bindparam("key")
 )
-_SESSION_FOR_REPLY = select(
-    _SESSIONS.c.id,
-    _SESSIONS.c.org_id,
-    _SESSIONS.c.bot_id,
-    _SESSIONS.c.channel,
-    _SESSIONS.c.context,
-    _SESSIONS.c.taken_over_by,
-).where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.org_id == bindparam("org_id"))
+_SESSION_FOR_REPLY = (
+    select(
+        _SESSIONS.c.id,
+        _SESSIONS.c.org_id,
+        _SESSIONS.c.bot_id,
+        _SESSIONS.c.channel,
+        _SESSIONS.c.context,
+        _SESSIONS.c.taken_over_by,
+        _BOTS.c.name.label("bot_name"),
+    )
+    .join(_BOTS, _BOTS.c.id == _SESSIONS.c.bot_id)
+    .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.org_id == bindparam("org_id"))
+)
+_INSERT_MESSAGE = insert(_MESSAGES)
 _LAST_FROM_USER = (
     select(_MESSAGES.c.created_at)
     .where(_MESSAGES.c.session_id == bindparam("session_id"), _MESSAGES.c.role == MessageRole.user)
@@ -580,7 +586,8 @@ def _receive_job(
         if session is not None and session.expires_at is not None and session.expires_at < now:
             connection.execute(_CLOSE_SESSION, {"session_id": session.id, "now": now})
             session = None
-        if session is not None:
+        # Fewer messages in the conversation than the limit: no need to count the recent ones.
+        if session is not None and session.message_count >= limits.flood_max_messages:
             recent = connection.execute(
                 _RECENT_FROM_USER,
                 {
@@ -671,21 +678,22 @@ def _receive_job(
         )
         message_id = uuid7()
         connection.execute(
-            insert(_MESSAGES).values(
-                id=message_id,
-                org_id=org_id,
-                session_id=session.id,
-                bot_id=bot_id,
-                role=MessageRole.user,
-                sender=(inbound.user_name or inbound.user_id)[:200],
-                content=text,
-                channel=inbound.channel,
-                platform_message_id=inbound.platform_message_id,
-                delivery=Delivery.received,
-                attempts=0,
-                tokens=0,
-                created_at=now,
-            )
+            _INSERT_MESSAGE,
+            {
+                "id": message_id,
+                "org_id": org_id,
+                "session_id": session.id,
+                "bot_id": bot_id,
+                "role": MessageRole.user,
+                "sender": (inbound.user_name or inbound.user_id)[:200],
+                "content": text,
+                "channel": inbound.channel,
+                "platform_message_id": inbound.platform_message_id,
+                "delivery": Delivery.received,
+                "attempts": 0,
+                "tokens": 0,
+                "created_at": now,
+            },
         )
         if welcome:
             _insert_reply(
@@ -826,7 +834,7 @@ def _insert_reply(
         "model": None,
         "created_at": now,
     }
-    connection.execute(insert(_MESSAGES).values(**row))
+    connection.execute(_INSERT_MESSAGE, row)
     started: list[uuid.UUID] = []
     if local:
         started = _emit_sent(connection, session.org_id, row)
@@ -884,7 +892,7 @@ async def reply(
         now = utcnow()
         last = connection.execute(_LAST_FROM_USER, {"session_id": session_id}).scalar_one_or_none()
         latency = int((now - last).total_seconds() * 1000) if last is not None else None
-        bot_name = connection.execute(select(_BOTS.c.name).where(_BOTS.c.id == session.bot_id)).scalar_one()
+        bot_name = session.bot_name
         connection.execute(
             _COUNT_MESSAGE, {"session_id": session_id, "now": now}
         )  # the row first (see receive)

@@ -4,7 +4,7 @@ chat page (`/chat/{public_id}`) and the socket they talk through (`/chat/{public
 Public entry points, so they are bounded: a bot must have web chat switched on; its
 `web_chat_origins` (if any) are the only sites whose pages may open the socket (a browser
 sends its page's Origin; other clients can send anything, so it is no authentication);
-each client address may hold `MAX_SOCKETS_PER_IP` sockets in this process; a frame is at most
+each client address may hold the bot's `web_chat_sockets_per_ip` sockets in this process; a frame is at most
 `MAX_FRAME` bytes and a message at most the bot's `max_message_length`; a visitor's flood is
 refused by `bots.service.receive`. A socket sees only its own visitor's conversation: the
 visitor id (random, kept by the visitor's browser) is the key to it.
@@ -41,14 +41,13 @@ from wirework.errors import NotFound
 log = structlog.get_logger("wirework.webchat")
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "chat"
-MAX_SOCKETS_PER_IP: Final = 20
 MAX_FRAME: Final = 64 * 1024
 HISTORY: Final = 50
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 router = APIRouter(include_in_schema=False)
-_sockets_by_ip: dict[str, int] = {}
+_sockets_by_ip: dict[tuple[uuid.UUID, str], int] = {}
 
 _PUBLIC_STATIC = {
     "Cache-Control": "public, max-age=300",
@@ -160,8 +159,8 @@ async def chat_socket(websocket: WebSocket, public_id: str) -> None:
     if not _origin_allowed(websocket, limits.web_chat_origins):
         await websocket.close(code=4403, reason="this site may not embed the chat")
         return
-    ip = websocket.client.host if websocket.client else "?"
-    if _sockets_by_ip.get(ip, 0) >= MAX_SOCKETS_PER_IP:
+    ip = (bot.id, websocket.client.host if websocket.client else "?")
+    if _sockets_by_ip.get(ip, 0) >= limits.web_chat_sockets_per_ip:
         await websocket.close(code=4429, reason="too many chat windows open from this address")
         return
     _sockets_by_ip[ip] = _sockets_by_ip.get(ip, 0) + 1
