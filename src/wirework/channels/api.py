@@ -39,10 +39,18 @@ from wirework.channels.schemas import (
     PlatformOut,
 )
 from wirework.db.engine import Database
+from wirework.db.health import is_disconnect
 from wirework.db.scoping import get_scoped
 from wirework.db.types import utcnow
 from wirework.deps import SessionDep
-from wirework.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized, WireworkError
+from wirework.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    WireworkError,
+)
 from wirework.problems import error_response, problem_responses
 from wirework.security.bodies import parse_json
 from wirework.security.headers import WEBHOOK_HEADERS
@@ -219,7 +227,7 @@ async def register_connection(
 
 _INBOUND_DOC = {
     "responses": {
-        **problem_responses(400, 401, 403, 404, 413),
+        **problem_responses(400, 401, 403, 404, 413, 503),
         200: {"description": "Stored (or a duplicate, or politely dropped); the platform's expected answer."},
     }
 }
@@ -258,6 +266,15 @@ async def inbound(platform: str, inbound_token: str, request: Request) -> Respon
         return _inert(await _inbound(platform, inbound_token, request))
     except WireworkError as exc:
         return _inert(error_response(request, exc))
+    except Exception as exc:
+        if not is_disconnect(exc):
+            raise
+        # The database is away: nothing was answered 200, so the platform delivers again later.
+        request.app.state.db.health.lost(exc, "channel inbound")
+        unavailable = ServiceUnavailable(
+            "The database is unreachable; deliver again in a moment.", headers={"Retry-After": "5"}
+        )
+        return _inert(error_response(request, unavailable))
 
 
 async def _connection(session: AsyncSession, platform: str, token: str) -> PlatformBot:
