@@ -397,6 +397,7 @@ async def retention_figures(base: str, headers: dict[str, str], db: Database, wa
         "webhook_p99_ms": pct(during, 0.99),
         "webhook_calls_per_s": round(len(during) / max(0.001, end - start), 1),
         "errors": sum(1 for began, _, good in calls if not good and start <= began <= end),
+        "healthz_p99_ms": pct([t for began, t in healthz if start <= began <= end], 0.99),
         "healthz_max_ms": pct([t for began, t in healthz if start <= began <= end], 1.0),
         "wait_2s_runs": len(delays),
         "wait_2s_max_s": round(max(delays), 2) if delays else None,

@@ -495,6 +495,26 @@ async def _write(db: Database, job: Job) -> Any:
     return await writer.run(job)
 
 
+async def write_long(db: Database, job: Job) -> Any:
+    """Run `job`, a write that may take tens of milliseconds (a retention batch), in its own
+    transaction. On SQLite the group commit runs on the event loop, where such a job would
+    stall every request; this one runs in the writer's thread instead, under the process's
+    write lock, so it still takes its turn with the executions' writes. Elsewhere it is one
+    more job of the group commit (each lane has its own connection)."""
+    writer = _writers.get(db)
+    if writer is None:
+        writer = _writers[db] = _Writer(db)
+    lane = writer.sqlite
+    if lane is None:
+        return await writer.run(job)
+    loop = asyncio.get_running_loop()
+    async with lane.write_lock.held():
+        [(ok, value)] = await loop.run_in_executor(lane.thread, _run_batch_in, lane.engine, [job])
+    if not ok:
+        raise value
+    return value
+
+
 async def write(db: Database, job: Job) -> Any:
     """Run `job` (plain statements) in the next group commit of `db`: durable when this
     returns its result. For writes on hot paths outside the engine (a webhook call's accept

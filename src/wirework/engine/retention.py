@@ -59,13 +59,14 @@ FINISHED = SUCCESSFUL + UNSUCCESSFUL
 SUCCESS_GRACE = timedelta(minutes=5)
 """With successful runs not kept, how old (since accepted) a completed run gets before a pass
 deletes it: its webhook caller, sub-workflow caller or editor has read its result by then."""
-TARGET_BATCH_S = {"sqlite": 0.005}
-"""How long a batch should take. On SQLite it runs in the writer's commit on the event loop, so
-it is kept short; elsewhere on a connection of its own, where each commit waits for the
-server's disk anyway (a few ms), so batches are larger."""
+TARGET_BATCH_S = {"sqlite": 0.01}
+"""How long a batch should take. On SQLite it holds the one write lock (off the event loop) while
+webhook accepts wait for it, so it is kept short; elsewhere it shares the server with the
+executions' writes and each commit waits for the server's disk anyway (a few ms), so batches
+are larger."""
 DEFAULT_TARGET_S = 0.05
 MIN_BATCH, FIRST_BATCH = 10, 50
-MAX_BATCH = {"sqlite": 500}
+MAX_BATCH = {"sqlite": 1000}
 DEFAULT_MAX_BATCH = 5000
 PAUSE_FACTOR = 2
 """After each batch, a pause this many times as long: a pass takes at most a third of the
@@ -206,11 +207,11 @@ def _delete_rows(statement: Delete, connection: Connection) -> int:
 
 
 async def _write(db: Database, job: Callable[[Connection], int]) -> int:
-    """`job` in the executions' group commit: it takes its turn with their writes (on SQLite
-    under the same lock, and with the writer's own checkpoints), its own transaction if it fails."""
+    """`job` in its own transaction, taking its turn with the executions' writes (on SQLite
+    under the same lock, off the event loop)."""
     from wirework.engine import executions  # which imports this module for `prune`
 
-    deleted: int = await executions.read(db, job)  # `read` runs any job there; this one writes
+    deleted: int = await executions.write_long(db, job)
     return deleted
 
 
