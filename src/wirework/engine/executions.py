@@ -489,10 +489,14 @@ _writers: weakref.WeakKeyDictionary[Database, _Writer] = weakref.WeakKeyDictiona
 
 async def _write(db: Database, job: Job) -> Any:
     """Run `job` in the next group commit of `db`; its result once that commit is durable."""
+    return await _writer_of(db).run(job)
+
+
+def _writer_of(db: Database) -> _Writer:
     writer = _writers.get(db)
     if writer is None:
         writer = _writers[db] = _Writer(db)
-    return await writer.run(job)
+    return writer
 
 
 async def write_long(db: Database, job: Job) -> Any:
@@ -501,9 +505,7 @@ async def write_long(db: Database, job: Job) -> Any:
     stall every request; this one runs in the writer's thread instead, under the process's
     write lock, so it still takes its turn with the executions' writes. Elsewhere it is one
     more job of the group commit (each lane has its own connection)."""
-    writer = _writers.get(db)
-    if writer is None:
-        writer = _writers[db] = _Writer(db)
+    writer = _writer_of(db)
     lane = writer.sqlite
     if lane is None:
         return await writer.run(job)
