@@ -14,6 +14,9 @@ import { TemplatesPage } from "./pages/TemplatesPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { MembersPage } from "./pages/MembersPage";
 import { InvitePage } from "./pages/InvitePage";
+import { BotsPage } from "./pages/BotsPage";
+import { BotPage } from "./pages/BotPage";
+import { ConversationPage, ConversationsPage } from "./pages/ConversationsPage";
 import { applyTheme, currentTheme } from "./lib/theme";
 
 applyTheme(currentTheme()); // before the first paint, so a dark page does not flash light
@@ -68,7 +71,13 @@ function Routes() {
     page = <EditorPage key={`${params.id}-${orgVersion}`} workflowId={params.id} />;
   } else if ((params = matchPath("/executions/:id", path))) {
     page = <EditorPage key={`x-${params.id}-${orgVersion}`} executionId={params.id} />;
-  } else if (path === "/executions") page = <ExecutionsPage key={orgVersion} />;
+  } else if ((params = matchPath("/bots/:id", path))) {
+    page = <BotPage key={`${params.id}-${orgVersion}`} botId={params.id} />;
+  } else if ((params = matchPath("/conversations/:id", path))) {
+    page = <ConversationPage key={`${params.id}-${orgVersion}`} sessionId={params.id} />;
+  } else if (path === "/bots") page = <BotsPage key={orgVersion} />;
+  else if (path === "/conversations") page = <ConversationsPage key={orgVersion} />;
+  else if (path === "/executions") page = <ExecutionsPage key={orgVersion} />;
   else if (path === "/credentials") page = <CredentialsPage key={orgVersion} />;
   else if (path === "/variables") page = <VariablesPage key={orgVersion} />;
   else if (path === "/templates") page = <TemplatesPage key={orgVersion} />;

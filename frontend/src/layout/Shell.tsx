@@ -15,6 +15,8 @@ const NAV = [
   { to: "/workflows", label: "Workflows", icon: "⇄" },
   { to: "/executions", label: "Executions", icon: "▶" },
   { to: "/templates", label: "Templates", icon: "❏" },
+  { to: "/bots", label: "Bots", icon: "☻" },
+  { to: "/conversations", label: "Conversations", icon: "✉" },
   { to: "/credentials", label: "Credentials", icon: "✱" },
   { to: "/variables", label: "Variables", icon: "$" },
   { to: "/api-keys", label: "API keys", icon: "⚷" },
