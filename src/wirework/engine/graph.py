@@ -176,6 +176,11 @@ def _analyse(
                 )
                 for path, message in parameter_errors(cls, node.parameters)
             )
+        if node.id in definition.pinned and cls.loop_output is not None:
+            # A loop keeps its progress in its own outputs: pinned, it could never end.
+            errors.append(
+                DefinitionError(f"loop node {node.name!r} cannot be pinned", node.id, "pinned", "pinned_loop")
+            )
         slots = {slot.name for slot in cls.credential_slots}
         errors.extend(
             DefinitionError(

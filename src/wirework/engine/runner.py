@@ -154,13 +154,7 @@ async def run_workflow(
     state: dict[str, NodeOutputs] = {}
     for node_id, outputs in (finished or {}).items():
         state[graph.resolve(node_id)] = outputs
-    pins = {
-        graph.resolve(ref): _pinned_outputs(graph, graph.resolve(ref), value)
-        for ref, value in (pinned or {}).items()
-    }
-    for node_id in pins:
-        if node_id in graph.loop_outputs:
-            raise ValueError(f"loop node {graph.nodes[node_id].name!r} cannot be pinned")
+    pins = pinned_outputs(graph, pinned)
     resumes = {graph.resolve(ref): payload for ref, payload in (resume or {}).items()}
     starts = start_nodes(graph, start)
     seed = ensure_items(list(input_items or []), where="input items")
@@ -403,6 +397,20 @@ def _check_outputs(raw: Any, allowed: set[str], spec: NodeSpec) -> NodeOutputs:
             raise ValueError(f"node {spec.type} returned items on unknown output {name!r} (outputs: {known})")
         outputs[name] = ensure_items(items, where=f"output {name!r}")
     return outputs
+
+
+def pinned_outputs(graph: Graph, pinned: Mapping[str, Items | NodeOutputs] | None) -> dict[str, NodeOutputs]:
+    """Node id → the outputs `pinned` (node id or name → items or outputs) gives it. KeyError for
+    an unknown node, ItemsError for what is not items, ValueError for a loop node: the API checks
+    a run's pins with this before accepting the run."""
+    pins = {
+        graph.resolve(ref): _pinned_outputs(graph, graph.resolve(ref), value)
+        for ref, value in (pinned or {}).items()
+    }
+    for node_id in pins:
+        if node_id in graph.loop_outputs:
+            raise ValueError(f"loop node {graph.nodes[node_id].name!r} cannot be pinned")
+    return pins
 
 
 def _pinned_outputs(graph: Graph, node_id: str, value: Items | NodeOutputs) -> NodeOutputs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -397,6 +397,13 @@ async def run_workflow(
         await asyncio.to_thread(service.check_definition, body.definition, registry)
     reuse = None
     if body.reuse_execution is not None:
+        if body.start_node is None:  # it would be ignored: say so instead of running it all
+            raise ValidationFailed(
+                "reuse_execution needs start_node: the node to run again from",
+                errors=[
+                    {"loc": ["body", "start_node"], "msg": "required with reuse_execution", "type": "missing"}
+                ],
+            )
         reuse = await get_scoped(session, Execution, body.reuse_execution, org_id)
         if reuse.workflow_id != workflow.id:
             raise ValidationFailed(
@@ -449,6 +456,24 @@ _CLOCK_SLACK = timedelta(minutes=1)
 """An execution's id (UUID v7) and created_at are taken within this of each other."""
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""since/until are clamped to this range: no execution lies outside it, and the ends of
+datetime's own range overflow in arithmetic and in the databases' time types."""
+
+
+def _bound(moment: datetime) -> datetime:
+    """A since/until as an instant in UTC: a time without a zone is taken as UTC (the API's
+    times are UTC), and one outside the range of executions is clamped to it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # the first or last day of year 1 or 9999 in a zone beyond it
+        return _EARLIEST if moment.year < 2000 else _LATEST
+    return min(max(moment, _EARLIEST), _LATEST)
+
+
 def _id_at(moment: datetime) -> uuid.UUID:
     """The smallest UUID v7 of this millisecond: ids compare as the instants they were made."""
     return uuid.UUID(int=max(0, int(moment.timestamp() * 1000)) << 80)
@@ -471,8 +496,12 @@ async def list_executions(
     session: SessionDep,
     workflow_id: uuid.UUID | None = None,
     status_: Annotated[ExecutionStatus | None, Query(alias="status")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        datetime | None, Query(description="Accepted at or after this instant (no zone: UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Accepted before this instant (no zone: UTC).")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -488,8 +517,10 @@ async def list_executions(
     # Time bounds become id bounds too (ids are made when the run is accepted), so the index
     # walk starts and stops there instead of reading every newer row first.
     if since:
+        since = _bound(since)
         stmt = stmt.where(Execution.created_at >= since, Execution.id >= _id_at(since - _CLOCK_SLACK))
     if until:
+        until = _bound(until)
         stmt = stmt.where(Execution.created_at < until, Execution.id < _id_at(until + _CLOCK_SLACK))
     after = parse_cursor(cursor)
     if after is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
-from wirework.engine.errors import DefinitionInvalid
-from wirework.engine.graph import validate_definition
+from wirework.engine.errors import DefinitionInvalid, ItemsError
+from wirework.engine.graph import compile_graph, start_nodes, validate_definition
 from wirework.engine.models import (
     Execution,
     ExecutionStatus,
@@ -28,7 +29,9 @@ from wirework.engine.models import (
     TriggerType,
 )
 from wirework.engine.nodes import NodeRegistry
-from wirework.errors import Conflict, NotFound, ValidationFailed
+from wirework.engine.runner import pinned_outputs
+from wirework.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from wirework.security.bodies import parse_json
 from wirework.security.vault import Vault, VaultError, sealed_key_id
 from wirework.workflows.models import (
     Credential,
@@ -172,6 +175,38 @@ def editor_pins(definition: dict[str, Any], *, start: str | None = None) -> dict
     return {node_id: outputs for node_id, outputs in pins.items() if node_id != start}
 
 
+def check_run_options(
+    definition: dict[str, Any],
+    registry: NodeRegistry,
+    *,
+    pinned: dict[str, Any] | None,
+    start: str | None,
+    reuse: bool,
+) -> None:
+    """422 for pins or a start node a run of `definition` could not use: accepted, the run
+    would crash at its start on every claim instead of saying why."""
+    if not pinned and not start:
+        return
+    graph = compile_graph(definition, registry.find)
+    try:
+        pinned_outputs(graph, pinned)
+    except (KeyError, ValueError, ItemsError) as exc:
+        reason = str(exc.args[0] if isinstance(exc, KeyError) else exc)
+        raise ValidationFailed(
+            f"pinned: {reason}", errors=[{"loc": ["body", "pinned"], "msg": reason, "type": "value_error"}]
+        ) from None
+    if start:
+        try:
+            # Reusing an earlier run's outputs, any node may be the first to run again.
+            graph.resolve(start) if reuse else start_nodes(graph, start)
+        except (KeyError, ValueError) as exc:
+            reason = str(exc.args[0])
+            raise ValidationFailed(
+                f"start_node: {reason}",
+                errors=[{"loc": ["body", "start_node"], "msg": reason, "type": "value_error"}],
+            ) from None
+
+
 async def start_run(
     session: AsyncSession,
     workflow: Workflow,
@@ -200,6 +235,10 @@ async def start_run(
         options["definition"] = draft
     if trigger_type == TriggerType.manual or draft is not None:
         pinned = {**editor_pins(definition, start=start if draft is not None else None), **(pinned or {})}
+    if registry is not None:
+        await asyncio.to_thread(
+            check_run_options, definition, registry, pinned=pinned, start=start, reuse=reuse is not None
+        )
     if pinned:
         options["pinned"] = pinned
     if reuse is not None and start:
@@ -496,11 +535,30 @@ def parse_variable(type_: VariableType, value: str) -> Any:
         if type_ == VariableType.json:
             return json.loads(value)
     except ValueError as exc:
-        raise ValidationFailed(
-            f"The value does not fit type {type_.value}: {exc}",
-            errors=[{"loc": ["body", "value"], "msg": str(exc), "type": "value_error"}],
-        ) from exc
+        raise _unfit(type_, str(exc)) from exc
     return value
+
+
+def check_variable(type_: VariableType, value: str) -> None:
+    """422 unless the value is one every run can use: a finite number (nan, inf and 1e400 are
+    no JSON number), JSON by the request bodies' rules (no NaN, nesting the databases store;
+    a deep one raised RecursionError, a 500)."""
+    if type_ == VariableType.json:
+        try:
+            parse_json(value.encode())
+        except BadRequest as exc:
+            raise _unfit(type_, exc.errors[0]["msg"] if exc.errors else exc.detail) from None
+        return
+    parsed = parse_variable(type_, value)
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        raise _unfit(type_, f"{value[:20]!r} is not a finite number")
+
+
+def _unfit(type_: VariableType, reason: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"The value does not fit type {type_.value}: {reason}",
+        errors=[{"loc": ["body", "value"], "msg": reason, "type": "value_error"}],
+    )
 
 
 def variable_values(rows: Any) -> dict[str, Any]:
@@ -533,7 +591,7 @@ async def save_variable(
     workflow_id: uuid.UUID | None,
     existing: Variable | None = None,
 ) -> Variable:
-    parse_variable(type_, value)
+    check_variable(type_, value)
     if workflow_id is not None:
         await get_scoped(session, Workflow, workflow_id, org_id)
     clash = scoped(Variable, org_id).where(
