@@ -14,12 +14,14 @@ from sqlalchemy import select, update
 
 from tests.support.accounts import signup
 from tests.support.apps import another_server
+from tests.support.workflows import node
 from tests.triggers.test_webhooks import GREET, active_workflow, webhook
 from wirework.db.engine import Database
 from wirework.db.types import utcnow
 from wirework.engine import executions
 from wirework.engine.models import Execution, TriggerType
 from wirework.settings import Settings
+from wirework.triggers.webhooks import stored_key
 from wirework.workflows.models import Workflow, WorkflowVersion
 
 
@@ -42,7 +44,8 @@ async def test_the_same_key_twice_is_one_execution(client: httpx.AsyncClient, ap
     await app.state.executor.drain()
     stored = await executions_of(db)
     assert len(stored) == 4  # order-1 once, order-2, and the two calls without a key
-    assert sorted(e.idempotency_key or "" for e in stored) == ["", "", "hook:order-1", "hook:order-2"]
+    keys = ["", "", stored_key("hook", "order-1"), stored_key("hook", "order-2")]
+    assert sorted(e.idempotency_key or "" for e in stored) == sorted(keys)
     assert {e.status.value for e in stored} == {"completed"}
 
 
@@ -51,11 +54,57 @@ async def test_a_repeat_gets_the_first_calls_answer(client: httpx.AsyncClient, d
     await active_workflow(client, ann, webhook("greet", response_mode="last_node"), GREET)
     key = {"Idempotency-Key": "x" * 255}  # the longest accepted
     first = await client.post("/webhook/greet", json={"name": "Ada"}, headers=key)
-    again = await client.post("/webhook/greet", json={"name": "someone else"}, headers=key)
+    again = await client.post("/webhook/greet", json={"name": "Ada"}, headers=key)
     assert first.status_code == again.status_code == 200, again.text
     assert first.json() == again.json() == [{"greeting": "Hello Ada"}]  # the first call's run
     assert again.headers["X-Wirework-Execution"] == first.headers["X-Wirework-Execution"]
     assert len(await executions_of(db)) == 1
+
+
+async def test_a_key_sent_with_another_request_is_refused_and_reveals_nothing(
+    client: httpx.AsyncClient, app: Any, db: Database
+) -> None:
+    """Someone who guesses another caller's key (keys are often order or event ids) neither
+    reads the answer to that call nor makes the next call with it look done."""
+    ann = await signup(client, "ann")
+    await active_workflow(client, ann, webhook("greet", response_mode="last_node"), GREET)
+    first = await client.post("/webhook/greet", json={"name": "Ada"}, headers={"Idempotency-Key": "order-7"})
+    assert first.status_code == 200
+    for other in (
+        client.post("/webhook/greet", json={"name": "Eve"}, headers={"Idempotency-Key": "order-7"}),
+        client.post("/webhook/greet?x=1", json={"name": "Ada"}, headers={"Idempotency-Key": "order-7"}),
+        client.post("/webhook/greet", content=b"name=Ada", headers={"Idempotency-Key": "order-7"}),
+    ):
+        refused = await other
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "Ada" not in refused.text and first.headers["X-Wirework-Execution"] not in refused.text
+        assert "X-Wirework-Execution" not in refused.headers
+    # Pre-empted: the owner's call that comes second is refused, not answered with Eve's run.
+    pre = await client.post("/webhook/greet", json={"name": "Eve"}, headers={"Idempotency-Key": "order-8"})
+    mine = await client.post("/webhook/greet", json={"name": "Bo"}, headers={"Idempotency-Key": "order-8"})
+    assert pre.status_code == 200 and mine.status_code == 422
+    await app.state.executor.drain()
+    assert len(await executions_of(db)) == 2
+
+
+async def test_a_long_key_on_a_long_node_id_is_stored_on_every_database(
+    client: httpx.AsyncClient, app: Any, db: Database
+) -> None:
+    """'<node id>:<key>' was 320 characters in a 300-character column: a 500 on PostgreSQL and
+    MariaDB. MariaDB also compared keys without case and trailing spaces."""
+    ann = await signup(client, "ann")
+    await active_workflow(client, ann, node("h" * 64, "core.webhook", {"path": "long-node"}), GREET)
+    keys = ["K" * 255, "k" * 255, "k" * 254 + " "]
+    answers = [
+        await client.post("/webhook/long-node", json={}, headers={"Idempotency-Key": key}) for key in keys
+    ]
+    assert [a.status_code for a in answers] == [202] * 3, answers[-1].text
+    assert len({a.json()["execution_id"] for a in answers}) == 3  # three keys, three runs
+    again = await client.post("/webhook/long-node", json={}, headers={"Idempotency-Key": keys[1]})
+    assert again.json()["execution_id"] == answers[1].json()["execution_id"]
+    await app.state.executor.drain()
+    assert len(await executions_of(db)) == 3
 
 
 async def test_racing_calls_on_two_servers_make_one_execution(
@@ -66,7 +115,7 @@ async def test_racing_calls_on_two_servers_make_one_execution(
     async with another_server(settings, db) as (other_app, other):
         calls = [
             (client if n % 2 else other).post(
-                "/webhook/race", json={"name": str(n)}, headers={"Idempotency-Key": f"k{n // 10}"}
+                "/webhook/race", json={"name": f"k{n // 10}"}, headers={"Idempotency-Key": f"k{n // 10}"}
             )
             for n in range(40)
         ]
@@ -79,7 +128,9 @@ async def test_racing_calls_on_two_servers_make_one_execution(
         await other_app.state.executor.drain()
     await app.state.executor.drain()
     stored = await executions_of(db)
-    assert sorted(e.idempotency_key or "" for e in stored) == [f"hook:k{n}" for n in range(4)]
+    assert sorted(e.idempotency_key or "" for e in stored) == sorted(
+        stored_key("hook", f"k{n}") for n in range(4)
+    )
     assert {str(e.id) for e in stored} == set().union(*by_key.values())
 
 
@@ -110,7 +161,9 @@ async def test_the_loser_of_a_race_gets_the_winners_execution(
                 options={"start": "hook"},
             )
         )
-        await other.execute(update(Execution).where(Execution.id == winner).values(idempotency_key="hook:r"))
+        await other.execute(
+            update(Execution).where(Execution.id == winner).values(idempotency_key=stored_key("hook", "r"))
+        )
         call = asyncio.create_task(client.post("/webhook/race", json={}, headers={"Idempotency-Key": "r"}))
         await asyncio.sleep(0.3)  # the call's insert now waits for this transaction
         await transaction.commit()
@@ -135,7 +188,7 @@ async def test_after_the_window_the_key_starts_a_new_execution(
     assert later.json()["execution_id"] != first.json()["execution_id"]
     await app.state.executor.drain()
     keys = {str(e.id): e.idempotency_key for e in await executions_of(db)}
-    assert keys == {first.json()["execution_id"]: None, later.json()["execution_id"]: "hook:d"}
+    assert keys == {first.json()["execution_id"]: None, later.json()["execution_id"]: stored_key("hook", "d")}
 
 
 async def test_keys_belong_to_one_webhook(client: httpx.AsyncClient, app: Any, db: Database) -> None:

@@ -33,7 +33,14 @@ from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
 from wirework.engine.models import Execution, ExecutionLog, NodeRunStatus, TriggerType
-from wirework.errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, Unauthorized
+from wirework.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
 from wirework.nodes.core.triggers import RESPONSE_OUTPUT, WebhookParameters
 from wirework.security import tokens
 from wirework.security.bodies import check_text, parse_json
@@ -419,10 +426,13 @@ def answer_of(connection: Connection, execution_id: uuid.UUID, mode: ResponseMod
 
 
 IDEMPOTENCY_KEY_MAX = 255
-"""Characters of an Idempotency-Key header (stored as '<webhook node id>:<key>', at most 300)."""
+"""Characters of an Idempotency-Key header."""
+REQUEST_DIGEST = "request"
+"""Where a keyed call's execution keeps the digest of the request (its options): a repeat of
+the key must be the same request."""
 
 _EXECUTIONS = cast(Table, Execution.__table__)
-_BY_KEY = select(_EXECUTIONS.c.id, _EXECUTIONS.c.created_at).where(
+_BY_KEY = select(_EXECUTIONS.c.id, _EXECUTIONS.c.created_at, _EXECUTIONS.c.options).where(
     _EXECUTIONS.c.workflow_id == bindparam("workflow_id", type_=Uuid()),
     _EXECUTIONS.c.idempotency_key == bindparam("key"),
 )
@@ -451,16 +461,54 @@ def idempotency_key(request: Request) -> str | None:
     return given
 
 
+def stored_key(node_id: str, key: str) -> str:
+    """The key as the execution row holds it: '<webhook node id>:<SHA-256 of the key>'. Hashed,
+    it fits the column whatever the node id (64) and key (255) lengths, and compares byte for
+    byte on every database (MariaDB's default collation took 'Key' for 'key ')."""
+    return f"{node_id}:{hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()}"
+
+
+def request_digest(request: Request, body: bytes) -> str:
+    """What makes two calls the same request: method, query, content type and body."""
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.query, request.headers.get("content-type", "")):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _same_request(options: Any, digest: str | None) -> bool:
+    held = (options or {}).get(REQUEST_DIGEST) if isinstance(options, dict) else None
+    return held is None or held == digest
+
+
+def _key_reused() -> ValidationFailed:
+    return ValidationFailed(
+        "This Idempotency-Key was sent with another request to this webhook within the idempotency "
+        "window; a key stands for one request: send a new key with a new request.",
+        errors=[
+            {"loc": ["header", "Idempotency-Key"], "msg": "used for another request", "type": "key_reused"}
+        ],
+    )
+
+
 async def accept(
-    db: Database, target: Target, item: dict[str, Any], key: str | None, window: timedelta
+    db: Database,
+    target: Target,
+    item: dict[str, Any],
+    key: str | None,
+    window: timedelta,
+    digest: str | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """The execution a call of a registered webhook starts, and whether this call started it.
 
     Without `key` every call is a new pending execution. With one, a call repeating the key of
     a call to the same webhook accepted less than `window` ago gets that call's execution
-    (False); an older holder of the key gives it up, and this call starts a new one. Two
-    calls racing with the same key end with one execution: the unique index on (workflow,
-    key) refuses the second insert, which then reads the first."""
+    (False), if it is the same request (`digest`, of `request_digest`); another request with
+    that key is a 422, so a caller who guesses a key neither reads the answer to someone
+    else's call nor makes their call look done. An older holder of the key gives it up, and
+    this call starts a new one. Two calls racing with the same key end with one execution: the
+    unique index on (workflow, key) refuses the second insert, which then reads the first."""
     if target.version_id is None:
         raise ValueError("a test call has no registered webhook to hold idempotency keys")
     version_id = target.version_id
@@ -475,14 +523,18 @@ async def accept(
             options={"start": target.node_id},
         )
         return execution_id, True
-    stored = f"{target.node_id}:{key}"
+    stored = stored_key(target.node_id, key)
+    options: dict[str, Any] = {"start": target.node_id}
+    if digest is not None:
+        options[REQUEST_DIGEST] = digest
 
-    def job(connection: Connection) -> tuple[uuid.UUID, bool]:
+    def job(connection: Connection) -> tuple[uuid.UUID, bool, bool]:
+        """(execution, started by this call, the same request as the key's first)."""
         params = {"workflow_id": target.workflow_id, "key": stored}
         earlier = connection.execute(_BY_KEY, params).first()
         if earlier is not None:
             if earlier.created_at > utcnow() - window:
-                return earlier.id, False
+                return earlier.id, False, _same_request(earlier.options, digest)
             connection.execute(_FORGET_KEY, {"execution_id": earlier.id})
         try:
             with connection.begin_nested():
@@ -493,18 +545,20 @@ async def accept(
                     version_id=version_id,
                     trigger_type=TriggerType.webhook,
                     input_items=[item],
-                    options={"start": target.node_id},
+                    options=options,
                 )
                 connection.execute(_SET_KEY, {**params, "execution_id": execution_id})
         except IntegrityError:
             winner = connection.execute(_BY_KEY, params).first()  # committed, or the insert would wait
             if winner is None:
                 raise
-            return winner.id, False
-        return execution_id, True
+            return winner.id, False, _same_request(winner.options, digest)
+        return execution_id, True, True
 
-    accepted: tuple[uuid.UUID, bool] = await executions.write(db, job)
-    return accepted
+    execution_id, first, same = await executions.write(db, job)
+    if not same:
+        raise _key_reused()
+    return execution_id, first
 
 
 def method_of(request: Request) -> str:
