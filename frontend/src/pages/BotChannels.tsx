@@ -68,7 +68,7 @@ export function BotChannels({ botId }: { botId: string }) {
         <Empty><p>Not connected to any chat platform yet.</p></Empty>
       ) : (
         <table className="table">
-          <thead><tr><th>Platform</th><th>Name</th><th>Status</th><th>Last message in</th><th>Inbound URL</th><th /></tr></thead>
+          <thead><tr><th>Platform</th><th>Connection and inbound URL</th><th>Status</th><th>Last message in</th><th /></tr></thead>
           <tbody>
             {items.map((c) => {
               const platform = byName[c.platform];
@@ -79,6 +79,7 @@ export function BotChannels({ botId }: { botId: string }) {
                   <td>
                     <div className="strong">{c.name}</div>
                     {typeof c.settings.bot_username === "string" && <div className="muted small">@{c.settings.bot_username}</div>}
+                    <div className="copy-row"><code className="mono small ellipsis" style={{ maxWidth: 300 }} title={c.inbound_url}>{c.inbound_url}</code><CopyButton text={c.inbound_url} label="Copy URL" /></div>
                   </td>
                   <td>
                     <span className={`badge ${c.is_active ? "badge-completed" : "badge-cancelled"}`}>{c.is_active ? "active" : "paused"}</span>
@@ -86,7 +87,6 @@ export function BotChannels({ botId }: { botId: string }) {
                     {result && <div className={`small ${result.ok ? "status-completed" : "status-failed"}`} data-testid="channel-result">{result.detail}</div>}
                   </td>
                   <td className="muted">{timeAgo(c.last_inbound_at)}</td>
-                  <td><div className="copy-row"><code className="mono ellipsis" title={c.inbound_url}>{c.inbound_url}</code><CopyButton text={c.inbound_url} /></div></td>
                   <td className="row-actions">
                     {platform?.can_test && <button className="btn btn-small" onClick={() => void act(c, "test")}>Test</button>}
                     {platform?.can_register && <button className="btn btn-small" onClick={() => void act(c, "register")}>Register webhook</button>}
