@@ -20,7 +20,7 @@ import ipaddress
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wirework.errors import PayloadTooLarge, WireworkError
+from wirework.errors import BadRequest, PayloadTooLarge, WireworkError
 from wirework.problems import error_response
 from wirework.security.bodies import parse_json
 from wirework.security.headers import APP_HEADERS, DOCS_HEADERS
@@ -34,6 +34,9 @@ class EdgeMiddleware:
         self.max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and url_problem(scope) is not None:
+            await send({"type": "websocket.close", "code": 1008})  # before accepting: a 403
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -46,6 +49,10 @@ class EdgeMiddleware:
                 message["headers"] = headers + [h for h in extra if h[0] not in present]
             await send(message)
 
+        problem = url_problem(scope)
+        if problem is not None:
+            await error_response(Request(scope), problem)(scope, receive, send_with_headers)
+            return
         if _has_body(scope):
             try:
                 body = await self._read(scope, receive)
@@ -79,6 +86,15 @@ class EdgeMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def url_problem(scope: Scope) -> BadRequest | None:
+    """A 400 for a path or query holding NUL (`%00`), else None. No database stores it as text
+    (PostgreSQL refuses it in text and JSON alike), so a lookup or an item with one was a 500."""
+    query = scope.get("query_string", b"")
+    if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+        return BadRequest("The URL holds a NUL character (%00), which is not text.")
+    return None
 
 
 def _header(scope: Scope, name: bytes) -> str:

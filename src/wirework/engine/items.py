@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any, Final
@@ -46,12 +47,29 @@ MISSING: Final = _Missing()
 _SCALARS: Final = (str, int, bool, type(None))
 
 
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _not_text(text: str) -> bool:
+    """A NUL or a lone surrogate: text no database stores (PostgreSQL refuses NUL in text and
+    JSON, and a lone surrogate is no UTF-8). `isascii` is O(1), so ASCII costs one memchr."""
+    return "\x00" in text or (not text.isascii() and _NOT_TEXT.search(text) is not None)
+
+
+def _text_problem(where: str) -> str:
+    return f"{where}: a string holds a NUL character or a lone UTF-16 surrogate, which is not storable text"
+
+
 def json_problem(value: Any, path: str) -> str | None:
     """Why `value` is not JSON (with where), or None. Iterative to survive deep nesting."""
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack:
         current, where = stack.pop()
         kind = type(current)
+        if kind is str:
+            if _not_text(current):
+                return _text_problem(where)
+            continue
         if kind in _SCALARS:
             continue
         if kind is float:
@@ -62,13 +80,19 @@ def json_problem(value: Any, path: str) -> str | None:
             for key, sub in current.items():
                 if type(key) is not str:
                     return f"{where}: key {key!r} is not a string"
+                if _not_text(key):
+                    return _text_problem(f"{where} (a key)")
                 stack.append((sub, f"{where}.{key}"))
             continue
         if kind is list:
             stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(current))
             continue
         # Subclasses (e.g. a str enum, an OrderedDict) are fine as long as they are JSON.
-        if isinstance(current, str | int):
+        if isinstance(current, str):
+            if _not_text(current):
+                return _text_problem(where)
+            continue
+        if isinstance(current, int):
             continue
         if isinstance(current, float):
             stack.append((float(current), where))

@@ -8,6 +8,8 @@ so the door refuses what would break any of those, with a 400 instead of a 500 l
   Python accepts them, JSON, PostgreSQL and every JSON consumer do not;
 - lone surrogates (`"\\ud800"`): valid JSON escapes that no UTF-8 text can hold, so storing or
   answering them fails;
+- the NUL character (`"\\u0000"`): PostgreSQL stores it neither in JSON nor in text, so a call
+  carrying one failed with a 500 there (and its execution, on every claim);
 - nesting deeper than `MAX_JSON_DEPTH`: the decoder and everything after it recurse (about
   1,000 levels exhaust Python's stack), and MariaDB stores JSON nested at most 31 levels. A
   webhook body is kept 3 levels down in an execution's records (`{"main": [{"body": …}]}`),
@@ -38,8 +40,9 @@ _NOT_VALUE_MARK = bytes(b for b in range(256) if b not in b'[{,"')
 _STEP = [0] * 256
 _STEP[ord("[")] = _STEP[ord("{")] = 1
 _STEP[ord("]")] = _STEP[ord("}")] = -1
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_TEXT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+"""Characters no database stores as text: lone UTF-16 surrogates, and NUL (PostgreSQL)."""
 
 
 def parse_json(body: bytes) -> Any:
@@ -59,15 +62,18 @@ def parse_json(body: bytes) -> Any:
         raise _invalid(str(exc)) from None
     except RecursionError:  # a backstop: _depth has refused anything this deep
         raise _invalid("it nests too deeply") from None
-    if _SURROGATE_ESCAPE.search(text) and _holds_surrogate(value):
-        raise _invalid("it holds a lone UTF-16 surrogate (such as \\ud800), which is not text")
+    if _NOT_TEXT_ESCAPE.search(text) and _holds_non_text(value):
+        raise _invalid(
+            "it holds a lone UTF-16 surrogate (such as \\ud800) or a NUL character (\\u0000), which is "
+            "not text the databases store"
+        )
     return value
 
 
 def check_text(value: Any, *, where: str) -> None:
-    """BadRequest if a string (or key) anywhere in `value` holds a lone surrogate."""
-    if _holds_surrogate(value):
-        raise BadRequest(f"The {where} holds a lone UTF-16 surrogate, which is not text.")
+    """BadRequest if a string (or key) anywhere in `value` holds a lone surrogate or a NUL."""
+    if _holds_non_text(value):
+        raise BadRequest(f"The {where} holds a lone UTF-16 surrogate or a NUL character, which is not text.")
 
 
 def _invalid(reason: str) -> BadRequest:
@@ -77,12 +83,12 @@ def _invalid(reason: str) -> BadRequest:
     )
 
 
-def _holds_surrogate(value: Any) -> bool:
+def _holds_non_text(value: Any) -> bool:
     stack = [value]
     while stack:
         current = stack.pop()
         if isinstance(current, str):
-            if _SURROGATE.search(current):
+            if NOT_TEXT.search(current):
                 return True
         elif isinstance(current, dict):
             stack.extend(current)

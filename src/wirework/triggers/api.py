@@ -29,6 +29,7 @@ from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.deps import SessionDep
+from wirework.edge import url_problem
 from wirework.engine import executions
 from wirework.engine.models import ExecutionStatus, TriggerType
 from wirework.errors import (
@@ -91,6 +92,9 @@ class WebhookGateway:
             return
         request = Request(scope, receive)
         try:
+            problem = url_problem(scope)
+            if problem is not None:
+                raise problem
             response = await handle(request, rest.strip("/"))
         except WireworkError as exc:
             response = error_response(request, exc)

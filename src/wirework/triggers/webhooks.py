@@ -389,6 +389,7 @@ async def request_item(
             item["binary"] = binary
     elif kind.startswith("text/") or kind in ("application/xml", ""):
         item["body"] = body.decode(errors="replace")
+        check_text(item["body"], where="text body")  # a NUL byte: no database stores it as text
     else:
         item["body"] = None
         item["binary"] = {
