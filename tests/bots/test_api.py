@@ -3,6 +3,7 @@ refusals that store nothing, duplicates, take-over, SSE, history and search."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -201,3 +202,20 @@ async def test_replies_stream_as_server_sent_events(client: httpx.AsyncClient, e
                 events.append((event, json.loads(line[6:])))
     assert [e for e, _ in events] == ["stored", "message", "done"]
     assert events[1][1]["content"] == "You said: stream me"
+
+
+async def test_first_messages_at_once_open_one_conversation(
+    client: httpx.AsyncClient, echo: BotSetup
+) -> None:
+    answers = await asyncio.gather(*(say(client, echo, f"hi {n}", chat_id="race") for n in range(8)))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
+    assert len({a.json()["session_id"] for a in answers}) == 1
+    sessions = (await client.get(f"/api/v1/sessions?bot_id={echo.id}", headers=echo.who.headers)).json()
+    assert [s["message_count"] for s in sessions["items"]] == [16]
+
+    closed = await client.post(
+        f"/api/v1/sessions/{sessions['items'][0]['id']}/close", headers=echo.who.headers
+    )
+    assert closed.status_code == 200, closed.text
+    after = (await say(client, echo, "back again", chat_id="race")).json()
+    assert after["session_id"] != sessions["items"][0]["id"]  # a closed conversation is not reopened

@@ -615,6 +615,7 @@ async def close_session(
         from wirework.db.types import utcnow
 
         row.closed_at = utcnow()
+        row.open_chat_key = None
         row.waiting_execution_id = row.waiting_node_id = None
     await session.commit()
     return await _session_out(session, row, detail=True)

@@ -146,7 +146,8 @@ class UserSession(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_user_sessions_org_bot_activity", "org_id", "bot_id", "last_activity_at"),
         Index("ix_user_sessions_org_activity", "org_id", "last_activity_at"),
-        Index("ix_user_sessions_bot_chat_key", "bot_id", "chat_key", "closed_at"),
+        # One open conversation per chat (two first messages at once cannot open two); finds it.
+        Index("uq_user_sessions_bot_open_chat_key", "bot_id", "open_chat_key", unique=True),
         Index("ix_user_sessions_expires_at", "expires_at"),
         # The delivery pass finds answers whose execution was not woken yet (rare: few rows).
         Index("ix_user_sessions_waiting_execution_id", "waiting_execution_id"),
@@ -179,6 +180,9 @@ class UserSession(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
     )
     chat_key: Mapped[str] = mapped_column(
         String(300), comment="Channel, chat and person in one string: finds the open session fast."
+    )
+    open_chat_key: Mapped[str | None] = mapped_column(
+        String(300), comment="The chat_key while the session is open, empty once closed (unique per bot)."
     )
     title: Mapped[str | None] = mapped_column(String(200), comment="Shown in lists (first message).")
     context: Mapped[dict[str, Any]] = mapped_column(

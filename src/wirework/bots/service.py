@@ -211,15 +211,9 @@ _DUPLICATE = select(_MESSAGES.c.id, _MESSAGES.c.session_id).where(
     _MESSAGES.c.channel == bindparam("channel"),
     _MESSAGES.c.platform_message_id == bindparam("pmid"),
 )
-_OPEN_SESSION = (
-    select(_SESSIONS)
-    .where(
-        _SESSIONS.c.bot_id == bindparam("bot_id"),
-        _SESSIONS.c.chat_key == bindparam("chat_key"),
-        _SESSIONS.c.closed_at.is_(None),
-    )
-    .order_by(_SESSIONS.c.id.desc())
-    .limit(1)
+_OPEN_SESSION = select(_SESSIONS).where(
+    _SESSIONS.c.bot_id == bindparam("bot_id"),
+    _SESSIONS.c.open_chat_key == bindparam("chat_key"),
 )
 _RECENT_FROM_USER = select(func.count()).where(
     _MESSAGES.c.session_id == bindparam("session_id"),
@@ -227,7 +221,9 @@ _RECENT_FROM_USER = select(func.count()).where(
     _MESSAGES.c.role == MessageRole.user,
 )
 _CLOSE_SESSION = (
-    update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).values(closed_at=bindparam("now"))
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .values(closed_at=bindparam("now"), open_chat_key=None)
 )
 _TOUCH_SESSION = (
     update(_SESSIONS)
@@ -644,6 +640,7 @@ def _receive_job(
                     platform_channel_id=platform_channel_id,
                     channel=inbound.channel,
                     chat_key=key,
+                    open_chat_key=key,
                     title=text.strip().splitlines()[0][:200],
                     context={},
                     message_count=0,
@@ -1154,7 +1151,9 @@ async def retention_pass(db: Database, now: datetime | None = None) -> dict[str,
             ).scalars()
         )
         if ids:
-            connection.execute(update(_SESSIONS).where(_SESSIONS.c.id.in_(ids)).values(closed_at=now))
+            connection.execute(
+                update(_SESSIONS).where(_SESSIONS.c.id.in_(ids)).values(closed_at=now, open_chat_key=None)
+            )
         return len(ids)
 
     while (closed := await executions.write(db, close_expired)) > 0:

@@ -120,8 +120,7 @@ async def _open_session(db: Any, bot_id: uuid.UUID, visitor: str) -> Any:
         lambda c: c.execute(
             select(UserSession.id, UserSession.org_id, UserSession.expires_at).where(
                 UserSession.bot_id == bot_id,
-                UserSession.chat_key == _chat_key(visitor),
-                UserSession.closed_at.is_(None),
+                UserSession.open_chat_key == _chat_key(visitor),
             )
         ).first(),
     )

@@ -503,6 +503,12 @@ def upgrade() -> None:
             nullable=False,
             comment="Channel, chat and person in one string: finds the open session fast.",
         ),
+        sa.Column(
+            "open_chat_key",
+            sa.String(length=300),
+            nullable=True,
+            comment="The chat_key while the session is open, empty once closed (unique per bot).",
+        ),
         sa.Column("title", sa.String(length=200), nullable=True, comment="Shown in lists (first message)."),
         sa.Column(
             "context",
@@ -601,10 +607,10 @@ def upgrade() -> None:
         info={"category": "Bots and conversations", "seeds": "G user_sessions, F session"},
     )
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_user_sessions_bot_chat_key", ["bot_id", "chat_key", "closed_at"], unique=False
-        )
         batch_op.create_index("ix_user_sessions_expires_at", ["expires_at"], unique=False)
+        batch_op.create_index(
+            "uq_user_sessions_bot_open_chat_key", ["bot_id", "open_chat_key"], unique=True
+        )
         batch_op.create_index("ix_user_sessions_waiting_execution_id", ["waiting_execution_id"], unique=False)
         batch_op.create_index("ix_user_sessions_org_activity", ["org_id", "last_activity_at"], unique=False)
         batch_op.create_index(
