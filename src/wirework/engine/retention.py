@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import (
     JSON,
     Connection,
@@ -48,6 +49,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wirework.db.engine import Database
 from wirework.db.types import utcnow, uuid7
+from wirework.engine.definition import RetentionSettings
 from wirework.engine.models import BackgroundJob, Execution, ExecutionStatus
 
 log = structlog.get_logger("wirework.retention")
@@ -112,11 +114,19 @@ class WorkflowRetention:
 
 
 def workflow_retention(definition: Mapping[str, Any] | None) -> WorkflowRetention:
-    """The rules a definition's `settings.retention` sets (validated on save; read leniently)."""
+    """The rules a definition's `settings.retention` sets, read as the save validated them: the
+    stored definition keeps what was sent ("30", "false", 7.0), which the save took for 30,
+    False and 7; read strictly, those rules were ignored and the instance's applied."""
     settings = (definition or {}).get("settings") or {}
     raw = settings.get("retention") if isinstance(settings, Mapping) else None
     if not isinstance(raw, Mapping):
         return WorkflowRetention()
+    try:
+        rules = RetentionSettings.model_validate(raw)
+    except ValidationError:
+        pass  # saved before the rules were checked: take what is usable
+    else:
+        return WorkflowRetention(rules.successful_days, rules.failed_days, rules.keep_successful)
 
     def days(name: str) -> int | None:
         value = raw.get(name)
