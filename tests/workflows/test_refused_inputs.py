@@ -118,3 +118,17 @@ async def test_variables_refuse_values_no_run_could_use(client: httpx.AsyncClien
     assert patched.status_code == 422
     values = await client.get("/api/v1/variables/values", headers=ann.headers)
     assert values.json() == {"V": {"a": [1.5, 2]}}
+
+
+async def test_max_concurrency_must_be_a_whole_number(client: httpx.AsyncClient) -> None:
+    """The claim reads it from the stored definition as sent: "2" made every run crash (int >=
+    str) three times and then fail."""
+    ann = await signup(client, "ann")
+    for limit in ("2", 2.0, True):
+        definition = {**chain(TRIGGER, SET), "settings": {"max_concurrency": limit}}
+        refused = await client.post(
+            "/api/v1/workflows", json={"name": "w", "definition": definition}, headers=ann.headers
+        )
+        assert refused.status_code == 422, (limit, refused.text)
+    workflow_id = await create(client, ann, {**chain(TRIGGER, SET), "settings": {"max_concurrency": 2}})
+    assert (await run(client, ann, workflow_id))["status"] == "completed"

@@ -8,10 +8,18 @@ parameters) is checked by `wirework.engine.graph.validate_definition`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from wirework.engine.errors import DefinitionError, DefinitionInvalid
@@ -104,8 +112,10 @@ class WorkflowSettings(_Model):
     timezone: str = "UTC"
     timeout_s: float = Field(3600, gt=0, le=7 * 24 * 3600)
     error_workflow_id: str | None = None
-    max_concurrency: int | None = Field(
-        None, ge=1, le=10_000, description="At most this many executions of the workflow run at once."
+    # Strict: the claim reads it from the stored definition as sent, where "5" made every run
+    # crash (int >= str) until it was given up.
+    max_concurrency: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = Field(
+        None, description="At most this many executions of the workflow run at once."
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
