@@ -80,12 +80,29 @@ async def test_a_key_sent_with_another_request_is_refused_and_reveals_nothing(
         assert refused.headers["content-type"] == "application/problem+json"
         assert "Ada" not in refused.text and first.headers["X-Wirework-Execution"] not in refused.text
         assert "X-Wirework-Execution" not in refused.headers
+    # The same request encoded anew (another multipart boundary, other key order) is a repeat.
+    upload = [
+        await client.post(
+            "/webhook/greet", files={"f": ("a.txt", b"hello")}, headers={"Idempotency-Key": "upload-1"}
+        )
+        for _ in range(2)
+    ]
+    assert upload[1].headers["Idempotent-Replayed"] == "true", upload[1].text
+    reordered = [
+        await client.post(
+            "/webhook/greet",
+            content=body,
+            headers={"Idempotency-Key": "order-9", "content-type": "application/json"},
+        )
+        for body in (b'{"name": "Ada", "n": 1}', b'{"n":1,"name":"Ada"}')
+    ]
+    assert reordered[1].headers["Idempotent-Replayed"] == "true", reordered[1].text
     # Pre-empted: the owner's call that comes second is refused, not answered with Eve's run.
     pre = await client.post("/webhook/greet", json={"name": "Eve"}, headers={"Idempotency-Key": "order-8"})
     mine = await client.post("/webhook/greet", json={"name": "Bo"}, headers={"Idempotency-Key": "order-8"})
     assert pre.status_code == 200 and mine.status_code == 422
     await app.state.executor.drain()
-    assert len(await executions_of(db)) == 2
+    assert len(await executions_of(db)) == 4
 
 
 async def test_a_long_key_on_a_long_node_id_is_stored_on_every_database(

@@ -180,7 +180,7 @@ async def _run_webhook(request: Request, target: webhooks.Target, path: str) -> 
     first = True
     if target.version_id is not None:  # a registered webhook: its version is known
         window = timedelta(seconds=state.settings.webhook_idempotency_window_s)
-        digest = webhooks.request_digest(request, body) if idempotency_key is not None else None
+        digest = webhooks.request_digest(item) if idempotency_key is not None else None
         execution_id, first = await _database(
             request, webhooks.accept(db, target, item, idempotency_key, window, digest)
         )

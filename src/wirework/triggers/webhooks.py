@@ -32,6 +32,7 @@ from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.engine import executions
+from wirework.engine.items import canonical
 from wirework.engine.models import Execution, ExecutionLog, NodeRunStatus, TriggerType
 from wirework.errors import (
     BadRequest,
@@ -469,13 +470,12 @@ def stored_key(node_id: str, key: str) -> str:
     return f"{node_id}:{hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()}"
 
 
-def request_digest(request: Request, body: bytes) -> str:
-    """What makes two calls the same request: method, query, content type and body."""
-    digest = hashlib.sha256()
-    for part in (request.method, request.url.query, request.headers.get("content-type", "")):
-        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    digest.update(body)
-    return digest.hexdigest()
+def request_digest(item: dict[str, Any]) -> str:
+    """What makes two calls the same request: method, query and the parsed body (and files), so
+    a retry that encodes the same body anew (another multipart boundary, other key order) is
+    still the same request."""
+    same = {name: item.get(name) for name in ("method", "query", "body", "binary")}
+    return hashlib.sha256(canonical(same).encode("utf-8")).hexdigest()
 
 
 def _same_request(options: Any, digest: str | None) -> bool:
