@@ -129,7 +129,7 @@ class Execution(IdMixin, OrgOwnedMixin, Base):
     )
     idempotency_key: Mapped[str | None] = mapped_column(
         String(300),
-        comment="A webhook caller's Idempotency-Key as '<webhook node id>:<key>': "
+        comment="A webhook caller's Idempotency-Key as '<webhook node id>:<SHA-256 of the key>': "
         "a repeated call with it gets this run instead of a new one.",
     )
 

@@ -25,7 +25,7 @@ def upgrade() -> None:
                 "idempotency_key",
                 sa.String(length=300),
                 nullable=True,
-                comment="A webhook caller's Idempotency-Key as '<webhook node id>:<key>': "
+                comment="A webhook caller's Idempotency-Key as '<webhook node id>:<SHA-256 of the key>': "
                 "a repeated call with it gets this run instead of a new one.",
             )
         )
