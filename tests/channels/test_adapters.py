@@ -30,7 +30,15 @@ from tests.channels.fakes import (
     whatsapp_headers,
     whatsapp_notification,
 )
-from wirework.channels.base import BadSignature, Outbound, SendFailed, SendLater, platform_client, split_text
+from wirework.channels.base import (
+    BadSignature,
+    Outbound,
+    SendFailed,
+    SendLater,
+    hmac_sha256_hex,
+    platform_client,
+    split_text,
+)
 from wirework.channels.discord import Discord
 from wirework.channels.slack import Slack
 from wirework.channels.telegram import Telegram
@@ -313,3 +321,49 @@ def test_long_texts_are_split_at_word_boundaries() -> None:
     assert " ".join(pieces) == text
     assert split_text("short", 100) == ["short"]
     assert "".join(split_text("x" * 250, 100)) == "x" * 250
+
+
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e999"])
+def test_a_non_finite_timestamp_is_no_timestamp(stamp: str) -> None:
+    """float() reads "nan" and "inf", and NaN compares false with everything: a delivery signed with
+    t=nan passed the replay window forever. Slack and the webhook channel refuse it as unsigned."""
+    body = json.dumps({"chat_id": "c1", "user_id": "u1", "text": "hi"}).encode()
+    webhook_signature = hmac_sha256_hex("whsec", stamp.encode() + b"." + body)
+    with pytest.raises(BadSignature, match="finite"):
+        Webhook().verify(
+            {"x-wirework-signature": f"t={stamp},v1={webhook_signature}"},
+            body,
+            {"signing_secret": "whsec"},
+            0,
+        )
+    slack_signature = "v0=" + hmac_sha256_hex("slsec", f"v0:{stamp}:".encode() + body)
+    with pytest.raises(BadSignature, match="finite"):
+        Slack().verify(
+            {"x-slack-request-timestamp": stamp, "x-slack-signature": slack_signature},
+            body,
+            {"signing_secret": "slsec"},
+            time.time(),
+        )
+
+
+def test_webhook_ids_and_text_are_strictly_typed_and_bounded() -> None:
+    """`"text": true` was stored as "True" (a bool is an int to Python), and ids past the 200-character
+    columns were 500s on PostgreSQL and MariaDB: each is a ValueError (a 400) naming the field."""
+    webhook = Webhook()
+    good = {"chat_id": 42, "user_id": "u" * 200, "text": "hi", "message_id": 7}
+    (message,) = webhook.parse(good, {}).messages
+    assert (message.chat_id, message.platform_message_id) == ("42", "7")
+    for field, value in [
+        ("text", True),
+        ("text", 5),
+        ("chat_id", True),
+        ("user_id", "u" * 201),
+        ("chat_id", ""),
+        ("message_id", "m" * 201),
+        ("message_id", False),
+        ("user_id", 1.5),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            webhook.parse({**good, field: value}, {})
+    odd_kind = webhook.parse({**good, "chat_kind": ["group"], "user_name": 5}, {}).messages[0]
+    assert (odd_kind.chat_kind, odd_kind.user_name) == ("direct", None)

@@ -405,3 +405,32 @@ async def test_refused_messages_are_answered_so_platforms_stop_retrying(
     assert answer.json()["data"] == {"content": result["reason"], "flags": 64}
     async with db.session() as session:
         assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() == 0
+
+
+async def test_webhook_ids_at_and_past_their_columns_are_stored_or_refused_never_a_500(
+    client: httpx.AsyncClient, db: Database, fake: FakePlatforms
+) -> None:
+    """Ids of 200 characters (the columns' size) are stored on every database, a repeat of one is a
+    duplicate; longer ones, and `"text": true`, are a 400 problem and store nothing. Past 200 they
+    were 500s on PostgreSQL and MariaDB."""
+    ann = await signup(client, "ann")
+    bot_id = await make_bot(db, ann)
+    connection = await connect(client, ann, bot_id, "webhook", {"outbound_url": f"{fake.url}/hook"})
+    secret, url, now = connection["secrets"]["signing_secret"], path_of(connection), int(time.time())
+    ids = {"chat_id": "c" * 200, "user_id": "u" * 200, "message_id": "m" * 200}
+    body = json.dumps({**ids, "text": "long ids", "user_name": "n" * 300}).encode()
+    for expected in ("stored", "duplicate"):
+        answer = await client.post(url, content=body, headers=webhook_headers(secret, body, now))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["messages"][0]["status"] == expected
+    for field, value in [*((k, v + "x") for k, v in ids.items()), ("text", True)]:
+        bad = json.dumps({**ids, "text": "too long", field: value}).encode()
+        refused = await client.post(url, content=bad, headers=webhook_headers(secret, bad, now))
+        assert refused.status_code == 400, (field, refused.text)
+        assert (
+            refused.headers["content-type"] == "application/problem+json"
+            and field in refused.json()["detail"]
+        )
+    assert await stored(db, "webhook") == ["long ids"]
+    async with db.session() as session:
+        assert await session.scalar(select(PlatformUser.name)) == "n" * 200

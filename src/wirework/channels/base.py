@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import hmac
+import math
 import ssl
 import time
 from collections.abc import Mapping
@@ -152,6 +153,9 @@ def check_timestamp(raw: str, now: float, window_s: float = REPLAY_WINDOW_S) -> 
         sent = float(raw)
     except ValueError:
         raise BadSignature("the signature timestamp is not a number") from None
+    # float() takes "nan" and "inf": NaN compares False with everything, so it passed the window.
+    if not math.isfinite(sent):
+        raise BadSignature("the signature timestamp is not a finite number")
     if abs(now - sent) > window_s:
         raise BadSignature(f"the signature timestamp is more than {window_s:g} s from now (a replay?)")
 

@@ -4,7 +4,9 @@
   `"user_name"`, `"chat_name"`, `"chat_kind"`: direct/group/channel) with the header
   `X-Wirework-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" under the
   connection's signing secret>`. A timestamp more than 5 minutes from now is refused; a repeated
-  `message_id` is stored once. A body may also hold `{"messages": [ … ]}` (up to 100).
+  `message_id` is stored once. Types are strict: `text` is a string, the ids strings of 1 to 200
+  characters or whole numbers (never booleans); anything else is a 400 naming the field. A body
+  may also hold `{"messages": [ … ]}` (up to 100).
 - **Outbound**: `POST` to the connection's outbound URL — chosen by the user, so it goes through
   the SSRF guard (`WIREWORK_HTTP_ALLOW_HOSTS` to reach an internal service) — with JSON
   `{"chat_id", "text", "bot": <connection name>}`, signed the same way. A 2xx answer may give
@@ -35,6 +37,8 @@ from wirework.channels.base import (
 
 SIGNATURE_HEADER = "X-Wirework-Signature"
 MAX_BATCH = 100
+MAX_ID = 200
+"""Characters of a chat, user or message id (their columns hold 200)."""
 _KINDS = frozenset({"direct", "group", "channel"})
 
 
@@ -99,21 +103,27 @@ class Webhook:
             where = f"messages[{index}]" if len(items) > 1 or "messages" in payload else "the body"
             if not isinstance(item, dict):
                 raise ValueError(f"{where} must be an object")
-            missing = [k for k in ("chat_id", "user_id", "text") if not isinstance(item.get(k), str | int)]
-            if missing:
-                raise ValueError(f"{where} needs {', '.join(missing)} (strings)")
+            if not isinstance(item.get("text"), str):
+                raise ValueError(f"{where} needs text (a string)")
+            ids = {k: _id(item.get(k)) for k in ("chat_id", "user_id", "message_id")}
+            missing = [k for k in ("chat_id", "user_id") if ids[k] is None]
+            wrong = [k for k in ("message_id",) if item.get(k) is not None and ids[k] is None]
+            if missing or wrong:
+                raise ValueError(
+                    f"{where} needs {', '.join(missing + wrong)} as a string of 1 to {MAX_ID} characters "
+                    "or a whole number"
+                )
             kind = item.get("chat_kind", "direct")
-            message_id = item.get("message_id")
             found.append(
                 Incoming(
                     channel=self.name,
-                    platform_message_id=None if message_id is None else str(message_id),
-                    chat_id=str(item["chat_id"]),
+                    platform_message_id=ids["message_id"],
+                    chat_id=str(ids["chat_id"]),
                     chat_name=_optional_text(item.get("chat_name")),
-                    chat_kind=kind if kind in _KINDS else "direct",
-                    user_id=str(item["user_id"]),
+                    chat_kind=kind if isinstance(kind, str) and kind in _KINDS else "direct",
+                    user_id=str(ids["user_id"]),
                     user_name=_optional_text(item.get("user_name")),
-                    text=str(item["text"]),
+                    text=item["text"],
                     raw=item,
                 )
             )
@@ -143,5 +153,14 @@ class Webhook:
         raise SendFailed("give the inbound URL to your service yourself")
 
 
+def _id(value: Any) -> str | None:
+    """An id as the tables hold it: a string of 1 to MAX_ID characters, or a whole number (not a
+    boolean: `true` is an int to Python, and was stored as "True")."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    return text if 1 <= len(text) <= MAX_ID else None
+
+
 def _optional_text(value: Any) -> str | None:
-    return str(value)[:200] if isinstance(value, str | int) else None
+    return value[:200] if isinstance(value, str) else None
