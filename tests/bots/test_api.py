@@ -85,7 +85,7 @@ async def test_config_csv_imports_and_exports(client: httpx.AsyncClient, echo: B
     assert response.json()["imported"] == 3
     exported = await client.get(url, headers=echo.who.headers)
     assert exported.headers["content-type"].startswith("text/csv")
-    assert exported.text == 'name,value\nAnswer Mode,"a, b and ""c"""\nEmpty,\nTheme Color,blue\n'
+    assert exported.text == 'name,value\r\nAnswer Mode,"a, b and ""c"""\r\nEmpty,\r\nTheme Color,blue\r\n'
     # Importing without replace keeps the others; with replace only the file's remain.
     await client.post(
         url, content=b"Theme Color,red\n", headers={**echo.who.headers, "content-type": "text/csv"}

@@ -31,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import hashlib
 import io
+import json
 import random
 import re
 import time
@@ -70,7 +72,8 @@ from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow, uuid7
 from wirework.engine import executions
 from wirework.engine.models import BackgroundJob, TriggerType
-from wirework.errors import NotFound, ValidationFailed, WireworkError
+from wirework.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed, WireworkError
+from wirework.security.bodies import check_text
 from wirework.security.vault import Vault
 from wirework.triggers import event_names, events
 from wirework.workflows import service as workflows
@@ -86,6 +89,13 @@ CLAIM_S: Final = 60.0
 """A claimed pending reply is not tried by another process for this long (the send's lease)."""
 BACKOFF_S: Final = (1.0, 5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0)
 MAX_ANSWERS: Final = 20
+ID_MAX: Final = 200
+"""Characters a platform's id of a chat, user or message may have (their columns hold 200)."""
+NAME_MAX: Final = 200
+MEMORY_MAX_BYTES: Final = 64 * 1024
+"""Largest memory value (as compact JSON, UTF-8)."""
+MEMORY_MAX_KEYS: Final = 1000
+"""Keys one owner (the bot itself, or one person) may hold in a bot's memory."""
 
 
 # ----------------------------------------------------------------------------- contract
@@ -322,10 +332,60 @@ def chat_key(channel: str, platform_bot_id: uuid.UUID | None, chat_id: str, user
     """One person's conversation in one chat of one channel connection."""
     key = f"{channel}:{platform_bot_id or '-'}:{chat_id}:{user_id}"
     if len(key) > 300:
-        import hashlib
-
         key = f"{channel}:{platform_bot_id or '-'}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
     return key
+
+
+def checked_inbound(inbound: InboundMessage) -> InboundMessage:
+    """The message as the tables hold it, for every channel alike; `Refused` (400) when it cannot
+    be. A chat or user id longer than its column is refused (replies go to that id, so it cannot
+    be shortened); a longer message id is kept as its SHA-256 (it only finds repeats: the REST
+    channel's `<user>:<message_id>` reaches 237 characters); names are cut to 200 characters.
+    Text no database stores (NUL, lone surrogates) is refused: PostgreSQL answered 500."""
+    for name, value in (("chat_id", inbound.chat_id), ("user_id", inbound.user_id)):
+        if not isinstance(value, str) or not value or len(value) > ID_MAX:
+            raise Refused(f"The message's {name} must be text of 1 to {ID_MAX} characters.", 400)
+    if not isinstance(inbound.text, str) or not isinstance(inbound.platform_message_id, str | None):
+        raise Refused("The message's text and id must be text.", 400)
+    try:
+        check_text(
+            [
+                inbound.text,
+                inbound.chat_id,
+                inbound.user_id,
+                inbound.platform_message_id,
+                inbound.chat_name,
+                inbound.user_name,
+            ],
+            where="message",
+        )
+    except BadRequest as exc:
+        raise Refused(exc.detail, 400) from None
+    message_id = inbound.platform_message_id
+    if message_id is not None and len(message_id) > ID_MAX:
+        message_id = "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+    chat_name, user_name = _name(inbound.chat_name), _name(inbound.user_name)
+    if (message_id, chat_name, user_name) == (
+        inbound.platform_message_id,
+        inbound.chat_name,
+        inbound.user_name,
+    ):
+        return inbound
+    return InboundMessage(
+        channel=inbound.channel,
+        platform_message_id=message_id,
+        chat_id=inbound.chat_id,
+        chat_name=chat_name,
+        chat_kind=inbound.chat_kind,
+        user_id=inbound.user_id,
+        user_name=user_name,
+        text=inbound.text,
+        raw=inbound.raw,
+    )
+
+
+def _name(value: Any) -> str | None:
+    return value[:NAME_MAX] if isinstance(value, str) and value else None
 
 
 def memory_owner(session: Any) -> str:
@@ -774,6 +834,11 @@ async def receive(
     """Store, emit and route one inbound message in one committed transaction (see the module
     doc). `user_id` is the Wirework user of a REST or test-chat message, `visitor_id` the web
     chat's anonymous visitor. Raises `Refused` when the message is not taken (nothing stored)."""
+    try:
+        inbound = checked_inbound(inbound)
+    except Refused as refused:
+        log.info("message_refused", bot_id=str(bot_id), channel=inbound.channel, reason=refused.reason)
+        raise
     job = _receive_job(
         platform_bot=platform_bot,
         bot_id=bot_id,
@@ -877,6 +942,7 @@ async def reply(
     node), the session then waits for its next message to answer that `chat.ask`."""
     if not text:
         raise ValidationFailed("A reply needs some text.")
+    check_text(text, where="reply")
 
     def job(connection: Connection) -> tuple[Reply, list[uuid.UUID]] | None:
         session = connection.execute(_SESSION_FOR_REPLY, {"session_id": session_id, "org_id": org_id}).first()
@@ -1348,9 +1414,26 @@ def new_public_id() -> str:
 # ----------------------------------------------------------------------------- config.csv
 
 
+_FORMULA = re.compile(r"^'*[=+\-@\t\r#]")
+"""A cell a spreadsheet would run as a formula (OWASP CSV injection), or read as a comment here;
+with quotes before it, so that a value starting with a quote survives the round trip."""
+
+
+def _csv_cell(value: str) -> str:
+    """A config value as exported: a leading quote keeps a spreadsheet from running it."""
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def _csv_value(cell: str) -> str:
+    """A cell as imported: the quote `_csv_cell` added is taken off again."""
+    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
+
+
 def parse_config_csv(data: bytes) -> list[tuple[str, str]]:
     """`name,value` rows (a header row `name,value` is skipped; blank lines and `#` comments
-    too). Malformed CSV, a row without a name or a name twice is a 422 naming the line."""
+    too). Malformed CSV, a row without a name or a name twice is a 422 naming the line; text no
+    database stores (NUL) is a 400. A cell starting with a quote before = + - @ # (how the export
+    writes those) loses that quote."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -1368,7 +1451,8 @@ def parse_config_csv(data: bytes) -> list[tuple[str, str]]:
             continue
         if len(row) > 2:
             raise ValidationFailed(f"config.csv line {line}: expected name,value; quote values with commas.")
-        name, value = row[0].strip(), (row[1] if len(row) > 1 else "")
+        check_text(row, where=f"config.csv line {line}")
+        name, value = _csv_value(row[0].strip()), _csv_value(row[1] if len(row) > 1 else "")
         if not name or len(name) > 200:
             raise ValidationFailed(f"config.csv line {line}: a name of 1 to 200 characters is needed.")
         if name in seen:
@@ -1383,11 +1467,12 @@ def parse_config_csv(data: bytes) -> list[tuple[str, str]]:
 
 
 def config_csv(entries: list[BotConfiguration]) -> str:
+    """The settings as config.csv; cells a spreadsheet would run as formulas start with a quote."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; so a value with a CR is quoted too
     writer.writerow(["name", "value"])
     for entry in entries:
-        writer.writerow([entry.name, entry.value])
+        writer.writerow([_csv_cell(entry.name), _csv_cell(entry.value)])
     return out.getvalue()
 
 
@@ -1395,6 +1480,7 @@ async def import_config(
     session: AsyncSession, bot: Bot, entries: list[tuple[str, str]], *, replace: bool
 ) -> None:
     """Set these settings (and with `replace`, delete the others)."""
+    check_text(entries, where="configuration")
     existing = {
         c.name: c
         for c in (
@@ -1446,6 +1532,16 @@ def _memory_set(
         return
     changed = connection.execute(update(_MEMORIES).where(where).values(value=value, updated_at=now)).rowcount
     if changed == 0:
+        # Checked before the insert: two new keys set at the same moment may pass the bound by one.
+        held = connection.execute(
+            select(func.count()).where(_MEMORIES.c.bot_id == bot_id, _MEMORIES.c.user_key == user_key)
+        ).scalar_one()
+        if held >= MEMORY_MAX_KEYS:
+            whose = "The bot's own memory" if not user_key else f"The memory of {user_key}"
+            raise ValidationFailed(
+                f"{whose} holds {MEMORY_MAX_KEYS:,} keys, the most one owner may have; forget some "
+                "(set them to null) first."
+            )
         connection.execute(
             insert(_MEMORIES).values(
                 id=uuid7(),
@@ -1460,6 +1556,21 @@ def _memory_set(
         )
 
 
+def check_memory(key: str, value: Any) -> None:
+    """Refuse a memory the tables would not hold, or that passes the bounds."""
+    check_text([key, value], where="memory")
+    if value is None:
+        return
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(f"A memory value must be JSON: {exc}.") from None
+    if size > MEMORY_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"The memory value is {size:,} bytes as JSON; a memory holds at most {MEMORY_MAX_BYTES:,}."
+        )
+
+
 async def get_memory(db: Database, *, org_id: uuid.UUID, bot_id: uuid.UUID, user_key: str, key: str) -> Any:
     """A memory's value (None if unset). `user_key` '' is the bot's own memory."""
     return await executions.read(db, lambda c: _memory_get(c, org_id, bot_id, user_key, key))
@@ -1468,7 +1579,10 @@ async def get_memory(db: Database, *, org_id: uuid.UUID, bot_id: uuid.UUID, user
 async def set_memory(
     db: Database, *, org_id: uuid.UUID, bot_id: uuid.UUID, user_key: str, key: str, value: Any
 ) -> None:
-    """Set a memory (None deletes it). `user_key` '' is the bot's own memory."""
+    """Set a memory (None deletes it). `user_key` '' is the bot's own memory. A value is at most
+    `MEMORY_MAX_BYTES` as JSON (PayloadTooLarge) and an owner holds at most `MEMORY_MAX_KEYS`
+    keys (ValidationFailed); text no database stores is a BadRequest."""
+    check_memory(key, value)
     try:
         await executions.write(db, lambda c: _memory_set(c, org_id, bot_id, user_key, key, value))
     except IntegrityError:  # set at the same moment elsewhere: this one wins

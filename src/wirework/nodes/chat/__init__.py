@@ -18,6 +18,7 @@ from wirework.bots import service
 from wirework.engine.errors import NodeError, WaitRequested
 from wirework.engine.items import Items, NodeOutputs
 from wirework.engine.nodes import STATE_OUTPUT, Node, NodeContext, NodeParameters
+from wirework.errors import WireworkError
 from wirework.nodes.core.flow import TriggerNode
 
 CATEGORY = "Chat"
@@ -89,14 +90,17 @@ class ChatReply(Node):
             with ctx.item_guard(index):
                 params = ctx.params(ReplyParameters, index)
                 session_id = _conversation(ctx, params.session_id, index)
-                sent = await service.reply(
-                    services.platform.db,
-                    org_id=services.org_id,
-                    session_id=session_id,
-                    text=str(params.text),
-                    reply_key=f"{ctx.execution.get('id')}:{ctx.node.id}:{turn}:{index}",
-                    vault=services.platform.vault,
-                )
+                try:
+                    sent = await service.reply(
+                        services.platform.db,
+                        org_id=services.org_id,
+                        session_id=session_id,
+                        text=str(params.text),
+                        reply_key=f"{ctx.execution.get('id')}:{ctx.node.id}:{turn}:{index}",
+                        vault=services.platform.vault,
+                    )
+                except WireworkError as exc:  # no text, text no database stores, a gone session
+                    raise NodeError(exc.detail) from None
                 out.append(
                     {
                         **item,
@@ -222,7 +226,11 @@ class MemoryGet(Node):
 class MemorySet(Node):
     type = "bot.memory_set"
     display_name = "Bot memory: set"
-    description = "Remembers a value for the bot or for the person in the conversation (null forgets it)."
+    description = (
+        "Remembers a value for the bot or for the person in the conversation (null forgets it); "
+        f"a value is at most {service.MEMORY_MAX_BYTES // 1024} KB as JSON, and one owner holds at most "
+        f"{service.MEMORY_MAX_KEYS:,} keys."
+    )
     category = CATEGORY
     icon = "database"
     Parameters = MemorySetParameters
@@ -233,14 +241,17 @@ class MemorySet(Node):
             with ctx.item_guard(index):
                 params = ctx.params(MemorySetParameters, index)
                 bot_id, user_key = await _owner(ctx, params.scope, params.session_id, index)
-                await service.set_memory(
-                    services.platform.db,
-                    org_id=services.org_id,
-                    bot_id=bot_id,
-                    user_key=user_key,
-                    key=params.key,
-                    value=params.value,
-                )
+                try:
+                    await service.set_memory(
+                        services.platform.db,
+                        org_id=services.org_id,
+                        bot_id=bot_id,
+                        user_key=user_key,
+                        key=params.key,
+                        value=params.value,
+                    )
+                except WireworkError as exc:  # past a bound (size, keys), or not storable text
+                    raise NodeError(exc.detail) from None
         return {"main": list(ctx.items or [{}])}
 
 
