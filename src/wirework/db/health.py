@@ -65,6 +65,33 @@ def is_disconnect(exc: BaseException) -> bool:
     return False
 
 
+# Another transaction got in the way and the database rolled this one back whole (savepoints
+# included): PostgreSQL's deadlock and serialization failure, MySQL/MariaDB's deadlock and lock
+# wait timeout. The same statements may succeed when run again.
+_PG_CONFLICT = {"40P01", "40001"}
+_MYSQL_CONFLICT = {1213, 1205}
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure anywhere in `exc`'s chain (on MySQL the error seen
+    may be the failed ROLLBACK TO SAVEPOINT that followed it)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if code in _PG_CONFLICT:
+            return True
+        module = type(error).__module__
+        if module.startswith(("asyncmy", "pymysql")) and error.args and error.args[0] in _MYSQL_CONFLICT:
+            return True
+        todo += [getattr(error, "orig", None), error.__cause__, error.__context__]
+    return False
+
+
 @dataclass
 class Backoff:
     """Capped exponential back-off with full jitter: 0.1, 0.2, 0.4 … s up to `cap`, each

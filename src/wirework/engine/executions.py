@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import random
 import socket
 import sqlite3
 import time
@@ -57,7 +58,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wirework.db.engine import Database, WriteLock, sqlite_pragmas
-from wirework.db.health import Backoff, is_disconnect
+from wirework.db.health import Backoff, is_conflict, is_disconnect
 from wirework.db.types import utcnow, uuid7
 from wirework.engine import payloads, retention
 from wirework.engine.definition import NodeSpec
@@ -520,9 +521,19 @@ async def write_long(db: Database, job: Job) -> Any:
 async def write(db: Database, job: Job) -> Any:
     """Run `job` (plain statements) in the next group commit of `db`: durable when this
     returns its result. For writes on hot paths outside the engine (a webhook call's accept
-    with its idempotency key). It may run again if its batch fails or the connection is lost,
-    so it must touch nothing but the database."""
-    return await _write(db, job)
+    with its idempotency key). It may run again if its batch fails, the connection is lost or
+    the database rolled it back to break a deadlock, so it must touch nothing but the database."""
+    for attempt in range(_CONFLICT_TRIES):
+        try:
+            return await _write(db, job)
+        except Exception as exc:
+            if attempt == _CONFLICT_TRIES - 1 or not is_conflict(exc):
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1) * (1 + random.random()))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
+
+
+_CONFLICT_TRIES = 4
 
 
 T = TypeVar("T")

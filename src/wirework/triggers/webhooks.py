@@ -509,7 +509,8 @@ async def accept(
     that key is a 422, so a caller who guesses a key neither reads the answer to someone
     else's call nor makes their call look done. An older holder of the key gives it up, and
     this call starts a new one. Two calls racing with the same key end with one execution: the
-    unique index on (workflow, key) refuses the second insert, which then reads the first."""
+    unique index on (workflow, key) refuses the second insert, whose transaction is run again
+    and then reads the first (no savepoint: MariaDB could lose it with the failed insert)."""
     if target.version_id is None:
         raise ValueError("a test call has no registered webhook to hold idempotency keys")
     version_id = target.version_id
@@ -537,26 +538,22 @@ async def accept(
             if earlier.created_at > utcnow() - window:
                 return earlier.id, False, _same_request(earlier.options, digest)
             connection.execute(_FORGET_KEY, {"execution_id": earlier.id})
-        try:
-            with connection.begin_nested():
-                execution_id = executions.insert_pending(
-                    connection,
-                    org_id=target.org_id,
-                    workflow_id=target.workflow_id,
-                    version_id=version_id,
-                    trigger_type=TriggerType.webhook,
-                    input_items=[item],
-                    options=options,
-                )
-                connection.execute(_SET_KEY, {**params, "execution_id": execution_id})
-        except IntegrityError:
-            winner = connection.execute(_BY_KEY, params).first()  # committed, or the insert would wait
-            if winner is None:
-                raise
-            return winner.id, False, _same_request(winner.options, digest)
+        execution_id = executions.insert_pending(
+            connection,
+            org_id=target.org_id,
+            workflow_id=target.workflow_id,
+            version_id=version_id,
+            trigger_type=TriggerType.webhook,
+            input_items=[item],
+            options=options,
+        )
+        connection.execute(_SET_KEY, {**params, "execution_id": execution_id})
         return execution_id, True, True
 
-    execution_id, first, same = await executions.write(db, job)
+    try:
+        execution_id, first, same = await executions.write(db, job)
+    except IntegrityError:  # a racing call took the key first; run again, it finds that call
+        execution_id, first, same = await executions.write(db, job)
     if not same:
         raise _key_reused()
     return execution_id, first
