@@ -111,7 +111,10 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         running_server(
-            Path(tmp), WIREWORK_LOG_LEVEL="WARNING", WIREWORK_EXECUTOR_CONCURRENCY=CONCURRENCY
+            Path(tmp),
+            WIREWORK_LOG_LEVEL="WARNING",
+            WIREWORK_EXECUTOR_CONCURRENCY=CONCURRENCY,
+            WIREWORK_WEB_CHAT_MAX_SOCKETS_PER_IP="100000",  # every socket comes from 127.0.0.1
         ) as (
             base,
             server,
@@ -134,7 +137,9 @@ def main() -> None:
                 "settings": {
                     "web_chat_enabled": True,
                     "flood_max_messages": 10_000,
-                    "web_chat_sockets_per_ip": 100_000,
+                    "web_chat_sockets_per_ip": 1000,  # the most a bot may set: IDLE sockets
+                    "web_chat_messages_per_ip": 100_000,
+                    "web_chat_conversations_per_ip": 10_000,
                 },
             },
             headers=headers,

@@ -107,6 +107,7 @@ def serve(
     import uvicorn
 
     from wirework.app import create_app
+    from wirework.bots.webchat import MAX_FRAME as CHAT_MAX_FRAME
     from wirework.http_protocol import BoundedHeadProtocol
 
     settings = _settings()
@@ -148,6 +149,7 @@ def serve(
         access_log=False,
         log_level="warning",
         proxy_headers=False,  # X-Forwarded-* only from WIREWORK_TRUSTED_PROXIES (the app resolves them)
+        ws_max_size=CHAT_MAX_FRAME,  # the web chat's bound, refused as a frame's header arrives (not 16 MB)
     )
 
 

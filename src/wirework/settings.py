@@ -204,6 +204,18 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest delivery a chat platform may post to a bot's inbound URL (413 above).",
     )
+    web_chat_max_sockets: int = Field(
+        10_000,
+        ge=1,
+        description="Public web-chat sockets one server process holds at once, all bots together; "
+        "more are closed with 1013 (try again later).",
+    )
+    web_chat_max_sockets_per_ip: int = Field(
+        100,
+        ge=1,
+        description="Public web-chat sockets one client address may hold in one server process, all "
+        "bots together (a bot's web_chat_sockets_per_ip may set less); more are closed with 4429.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,7 @@ import uvicorn
 
 from tests.support.accounts import Account, signup
 from tests.support.workflows import chain, create, node
+from wirework.bots.webchat import MAX_FRAME
 
 ECHO = chain(
     node("t", "chat.trigger"),
@@ -73,16 +74,35 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def live(app: Any, client: httpx.AsyncClient) -> AsyncIterator[str]:
-    """The test's app (lifespan already running through `client`) served on a real port."""
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """`app` (its lifespan run elsewhere, or not needed) served on a real port: host:port."""
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    # As `wirework serve` runs it: X-Forwarded-For only through the app's trusted proxies (uvicorn's
+    # own default believes it from 127.0.0.1), frames bounded as the chat bounds them.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        proxy_headers=False,
+        ws_max_size=MAX_FRAME,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, 10)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def live(app: Any, client: httpx.AsyncClient) -> AsyncIterator[str]:
+    """The test's app (lifespan already running through `client`) served on a real port."""
+    async with serving(app) as address:
+        yield address

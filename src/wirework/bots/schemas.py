@@ -82,7 +82,21 @@ class BotSettings(BaseModel):
     )
     web_chat_enabled: bool = Field(False, description="Public web chat (widget and hosted page) is on.")
     web_chat_sockets_per_ip: int = Field(
-        20, ge=1, le=100_000, description="Chat windows one client address may hold open at once."
+        20,
+        ge=1,
+        le=1000,
+        description="Chat windows one client address may hold open at once (per server process; "
+        "WIREWORK_WEB_CHAT_MAX_SOCKETS_PER_IP bounds all bots together).",
+    )
+    web_chat_messages_per_ip: int = Field(
+        120,
+        ge=1,
+        le=100_000,
+        description="Web-chat messages one client address may send within flood_window_s, all its "
+        "visitors together (visitor ids are the client's choice; its address is not).",
+    )
+    web_chat_conversations_per_ip: int = Field(
+        30, ge=1, le=10_000, description="New web-chat conversations one client address may open per hour."
     )
     web_chat_origins: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
         default_factory=list,

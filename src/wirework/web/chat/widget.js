@@ -127,8 +127,11 @@
     var maxLength = 4000;
     var welcomeShown = false;
     function connect() {
-      var url = socketUrl + "?visitor=" + encodeURIComponent(visitorId());
-      socket = new WebSocket(url);
+      // The visitor id goes as a subprotocol (a header), not in the URL proxies log.
+      var visitor = visitorId();
+      var protocols = ["wirework.chat"];
+      if (/^[A-Za-z0-9_-]{16,64}$/.test(visitor)) protocols.push("visitor." + visitor);
+      socket = new WebSocket(socketUrl, protocols);
       socket.onopen = function () { retry = 500; status.textContent = "Online"; frame.classList.add("ww-online"); };
       socket.onmessage = function (event) {
         var data;
