@@ -528,8 +528,23 @@ async def _measure(
     db = Database(url)
     try:
         log(f"{db.dialect} {size:,}: webhook load")
+        loaded = asyncio.Event()
+        healthz: list[float] = []
+
+        async def probe() -> None:  # the same probe as during retention: the baseline to compare
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                while not loaded.is_set():
+                    began = time.perf_counter()
+                    await client.get("/healthz")
+                    healthz.append(time.perf_counter() - began)
+                    await asyncio.sleep(0.02)
+
+        probing = asyncio.create_task(probe())
         calls = await loadgen(base, SECONDS, Path(tempfile.mkdtemp()) / "never")
+        loaded.set()
+        await probing
         figures: dict[str, Any] = {"webhook": webhook_figures(calls, SECONDS)}
+        figures["webhook"] |= {"healthz_p99_ms": pct(healthz, 0.99), "healthz_max_ms": pct(healthz, 1.0)}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
             log(f"{db.dialect} {size:,}: list pages")
             figures["list"] = await list_figures(client, refs["busy"])

@@ -15,7 +15,6 @@ import contextlib
 import heapq
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -28,7 +27,6 @@ from wirework.engine.models import ExecutionStatus
 log = structlog.get_logger("wirework.executor")
 
 RunOne = Callable[[uuid.UUID], Awaitable[Any]]
-Housekeeping = Callable[[], Awaitable[Any]]
 
 
 class LocalExecutor:
@@ -42,14 +40,10 @@ class LocalExecutor:
         *,
         concurrency: int = 8,
         poll_interval: float = 1.0,
-        housekeeping: Housekeeping | None = None,
-        housekeeping_interval: timedelta = timedelta(minutes=10),
     ) -> None:
         self.db = db
         self.run_one = run_one
         self.poll_interval = poll_interval
-        self.housekeeping = housekeeping
-        self.housekeeping_interval = housekeeping_interval.total_seconds()
         self._concurrency = concurrency
         self._ready: list[int] = []  # a heap of execution ids (as ints): the oldest runs first
         self._queued: set[uuid.UUID] = set()
@@ -126,8 +120,6 @@ class LocalExecutor:
         self._wake.set()
 
     async def _poll(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_housekeeping = loop.time()
         page = self._concurrency * 2
         while True:
             await asyncio.sleep(self.MIN_POLL_GAP)  # pokes come at most this often
@@ -139,9 +131,6 @@ class LocalExecutor:
                 for execution_id in new:
                     self.submit(execution_id)
                 self._more_in_db = self._more_in_db or (len(found) == page and bool(new))
-                if self.housekeeping and loop.time() >= next_housekeeping:
-                    next_housekeeping = loop.time() + self.housekeeping_interval
-                    await self.housekeeping()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
