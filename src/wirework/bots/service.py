@@ -46,7 +46,7 @@ from typing import Any, Final, Protocol, cast
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.bots.models import (
@@ -558,33 +558,15 @@ def _find_command(
 
 # ----------------------------------------------------------------------------- receive
 
-DEADLOCKS: Final = frozenset({"40P01", "40001", 1213, 1205})
-"""PostgreSQL deadlock / serialization failure, MySQL deadlock / lock wait timeout."""
-
-
-def _is_deadlock(exc: OperationalError) -> bool:
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if code is None and getattr(orig, "args", None):
-        code = orig.args[0]  # type: ignore[union-attr]
-    return code in DEADLOCKS
-
 
 async def _write_again(db: Database, job: Callable[[Connection], Any]) -> Any:
-    """`executions.write`, run again when another transaction got in the way: a unique row
-    (platform user, chat, reply key, message id) stored a moment ago by someone else (the
-    second run finds it), or a deadlock the database broke by rolling this one back."""
-    for attempt in range(4):
-        try:
-            return await executions.write(db, job)
-        except IntegrityError:
-            if attempt >= 1:
-                raise
-        except OperationalError as exc:
-            if not _is_deadlock(exc) or attempt == 3:
-                raise
-            await asyncio.sleep(0.01 * (attempt + 1) * (1 + random.random()))  # noqa: S311
-    raise AssertionError("unreachable")
+    """`executions.write` (which already runs a job again after a deadlock), run once more when
+    a unique row (platform user, chat, open conversation, reply key, message id) was stored a
+    moment ago by someone else: the second run finds it."""
+    try:
+        return await executions.write(db, job)
+    except IntegrityError:
+        return await executions.write(db, job)
 
 
 def _upsert(connection: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> uuid.UUID:
