@@ -608,9 +608,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.create_index("ix_user_sessions_expires_at", ["expires_at"], unique=False)
-        batch_op.create_index(
-            "uq_user_sessions_bot_open_chat_key", ["bot_id", "open_chat_key"], unique=True
-        )
+        batch_op.create_index("uq_user_sessions_bot_open_chat_key", ["bot_id", "open_chat_key"], unique=True)
         batch_op.create_index("ix_user_sessions_waiting_execution_id", ["waiting_execution_id"], unique=False)
         batch_op.create_index("ix_user_sessions_org_activity", ["org_id", "last_activity_at"], unique=False)
         batch_op.create_index(
