@@ -16,7 +16,7 @@ from tests.support.accounts import Account, signup
 from tests.support.workflows import TRIGGER, chain, create
 from wirework.db.engine import Database
 from wirework.db.types import utcnow, uuid7
-from wirework.engine import retention
+from wirework.engine import jobs, retention
 from wirework.engine.models import Execution, ExecutionLog, ExecutionPayload, ExecutionStatus
 from wirework.engine.retention import RetentionJob, RetentionPolicy, retention_pass
 from wirework.workflows.models import WorkflowVersion
@@ -215,8 +215,8 @@ async def test_one_process_at_a_time(client: httpx.AsyncClient, db: Database) ->
     first = RetentionJob(db, policy, owner="one", interval_s=3600)
     second = RetentionJob(db, policy, owner="two", interval_s=3600)
     now = utcnow() + timedelta(hours=2)  # past the pass the app's own job ran when it started
-    assert await retention.claim_job(db, "one", first.lease, now) is not None
-    assert await retention.claim_job(db, "two", second.lease, now) is None  # held
+    assert await jobs.claim(db, retention.JOB_NAME, "one", first.lease, now) is not None
+    assert await jobs.claim(db, retention.JOB_NAME, "two", second.lease, now) is None  # held
     later = now + first.lease + timedelta(seconds=1)
     report = await second.run_once(later)  # the lease ran out (its process died): taken over
     assert report is not None and report.deleted == 3

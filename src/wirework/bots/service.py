@@ -70,8 +70,8 @@ from wirework.channels.models import (
 from wirework.db.engine import Database
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow, uuid7
-from wirework.engine import executions
-from wirework.engine.models import BackgroundJob, TriggerType
+from wirework.engine import executions, jobs
+from wirework.engine.models import TriggerType
 from wirework.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed, WireworkError
 from wirework.security.bodies import check_text
 from wirework.security.vault import Vault
@@ -204,7 +204,6 @@ _PUSERS = cast(Table, PlatformUser.__table__)
 _PCHANNELS = cast(Table, PlatformChannel.__table__)
 _PMEMBERS = cast(Table, PlatformChannelUser.__table__)
 _VERSIONS = cast(Table, WorkflowVersion.__table__)
-_JOBS = cast(Table, BackgroundJob.__table__)
 
 _BOT = select(
     _BOTS.c.id,
@@ -1145,43 +1144,8 @@ RETENTION_JOB: Final = "bots.retention"
 RETENTION_BATCH: Final = 500
 
 
-async def _claim_job(db: Database, name: str, owner: str, every: timedelta) -> bool:
-    """Take the cluster-wide job `name` if it is due and nobody holds it (a leased row)."""
-
-    def job(connection: Connection) -> bool:
-        now = utcnow()
-        if connection.execute(select(_JOBS.c.id).where(_JOBS.c.name == name)).first() is None:
-            connection.execute(insert(_JOBS).values(id=uuid7(), name=name, state={}, next_run_at=now))
-        return bool(
-            connection.execute(
-                update(_JOBS)
-                .where(
-                    _JOBS.c.name == name,
-                    or_(_JOBS.c.next_run_at.is_(None), _JOBS.c.next_run_at <= now),
-                    or_(_JOBS.c.lease_expires_at.is_(None), _JOBS.c.lease_expires_at < now),
-                )
-                .values(
-                    lease_owner=owner, lease_expires_at=now + timedelta(minutes=10), next_run_at=now + every
-                )
-            ).rowcount
-            == 1
-        )
-
-    try:
-        return bool(await executions.write(db, job))
-    except IntegrityError:  # two processes made the row at once
-        return False
-
-
-async def _release_job(db: Database, name: str, owner: str, state: dict[str, Any]) -> None:
-    def job(connection: Connection) -> None:
-        connection.execute(
-            update(_JOBS)
-            .where(_JOBS.c.name == name, _JOBS.c.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None, last_finished_at=utcnow(), state=state)
-        )
-
-    await executions.write(db, job)
+JOB_LEASE: Final = timedelta(minutes=10)
+"""A retention pass holds the job this long (not renewed); a process that dies frees it then."""
 
 
 async def retention_pass(db: Database, now: datetime | None = None) -> dict[str, int]:
@@ -1295,10 +1259,10 @@ class BotJobs:
                 await deliver_due(self.db, self.vault)
                 if time.monotonic() >= next_retention:
                     next_retention = time.monotonic() + min(self.retention_s, 300.0)
-                    every = timedelta(seconds=self.retention_s)
-                    if await _claim_job(self.db, RETENTION_JOB, self.owner, every):
+                    if await jobs.claim(self.db, RETENTION_JOB, self.owner, JOB_LEASE) is not None:
                         report = await retention_pass(self.db)
-                        await _release_job(self.db, RETENTION_JOB, self.owner, report)
+                        due = utcnow() + timedelta(seconds=self.retention_s)
+                        await jobs.release(self.db, RETENTION_JOB, self.owner, due, dict(report))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away a moment: the next round tries again

@@ -39,18 +39,15 @@ from sqlalchemy import (
     column,
     delete,
     func,
-    insert,
-    or_,
     select,
     table,
-    update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from wirework.db.engine import Database
-from wirework.db.types import utcnow, uuid7
+from wirework.db.types import utcnow
+from wirework.engine import jobs
 from wirework.engine.definition import RetentionSettings
-from wirework.engine.models import BackgroundJob, Execution, ExecutionStatus
+from wirework.engine.models import Execution, ExecutionStatus
 
 log = structlog.get_logger("wirework.retention")
 
@@ -77,7 +74,6 @@ COUNT_EVERY = timedelta(minutes=5)
 """How often a pass counts the finished runs by status for /metrics (a scan of an index)."""
 
 _EXECUTIONS = cast(Table, Execution.__table__)
-_JOBS = cast(Table, BackgroundJob.__table__)
 # The workflows package owns these tables; retention reads only which version is current.
 _WORKFLOWS = table("workflows", column("id", Uuid()), column("version"))
 _VERSIONS = table(
@@ -322,66 +318,9 @@ async def retention_pass(
 # ------------------------------------------------------------------------------ the job
 
 
-async def _ensure_row(db: Database) -> None:
-    async with db.session() as session:
-        exists = (await session.execute(select(_JOBS.c.id).where(_JOBS.c.name == JOB_NAME))).first()
-        if exists is not None:
-            return
-        with contextlib.suppress(IntegrityError):  # another process made it first
-            await session.execute(insert(_JOBS).values(id=uuid7(), name=JOB_NAME, state={}))
-            await session.commit()
-
-
-async def claim_job(
-    db: Database, owner: str, lease: timedelta, now: datetime | None = None
-) -> dict[str, Any] | None:
-    """Take the retention job if it is due and nobody holds it: its state, or None."""
-    now = now if now is not None else utcnow()
-    await _ensure_row(db)
-    async with db.session() as session:
-        claimed = await session.execute(
-            update(_JOBS)
-            .where(
-                _JOBS.c.name == JOB_NAME,
-                or_(_JOBS.c.lease_expires_at.is_(None), _JOBS.c.lease_expires_at < now),
-                or_(_JOBS.c.next_run_at.is_(None), _JOBS.c.next_run_at <= now),
-            )
-            .values(lease_owner=owner, lease_expires_at=now + lease)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        state = (await session.execute(select(_JOBS.c.state).where(_JOBS.c.name == JOB_NAME))).scalar_one()
-        await session.commit()
-    return dict(state or {})
-
-
-async def renew_job(db: Database, owner: str, lease: timedelta) -> bool:
-    async with db.session() as session:
-        renewed = await session.execute(
-            update(_JOBS)
-            .where(_JOBS.c.name == JOB_NAME, _JOBS.c.lease_owner == owner)
-            .values(lease_expires_at=utcnow() + lease)
-        )
-        await session.commit()
-    return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
-
-
-async def release_job(db: Database, owner: str, next_run_at: datetime, state: dict[str, Any] | None) -> None:
-    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "next_run_at": next_run_at}
-    if state is not None:
-        values.update(state=state, last_finished_at=utcnow())
-    async with db.session() as session:
-        await session.execute(
-            update(_JOBS).where(_JOBS.c.name == JOB_NAME, _JOBS.c.lease_owner == owner).values(**values)
-        )
-        await session.commit()
-
-
 async def job_state(db: Database) -> dict[str, Any]:
     """What the last retention pass recorded (empty before the first)."""
-    async with db.session() as session:
-        state = (await session.execute(select(_JOBS.c.state).where(_JOBS.c.name == JOB_NAME))).scalar()
-    return dict(state or {})
+    return await jobs.state_of(db, JOB_NAME)
 
 
 @dataclass
@@ -407,7 +346,7 @@ class RetentionJob:
 
     async def run_once(self, now: datetime | None = None) -> RetentionReport | None:
         """One pass if the job is due and free (the report), else None."""
-        state = await claim_job(self.db, self.owner, self.lease, now)
+        state = await jobs.claim(self.db, JOB_NAME, self.owner, self.lease, now)
         if state is None:
             return None
         renewed_at = time.monotonic()
@@ -417,7 +356,7 @@ class RetentionJob:
             if time.monotonic() - renewed_at < self.lease.total_seconds() / 3:
                 return True
             renewed_at = time.monotonic()
-            return await renew_job(self.db, self.owner, self.lease)
+            return await jobs.renew(self.db, JOB_NAME, self.owner, self.lease)
 
         counted_at = state.get("counted_at")
         due = counted_at is None or utcnow() - datetime.fromisoformat(counted_at) >= COUNT_EVERY
@@ -431,7 +370,7 @@ class RetentionJob:
             next_run = (now if now is not None else utcnow()) + timedelta(seconds=self.interval_s)
             if report is None:  # failed or cancelled: the next pass (anyone's) goes on from here
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(release_job(self.db, self.owner, next_run, None))
+                    await asyncio.shield(jobs.release(self.db, JOB_NAME, self.owner, next_run, None))
         state.update(
             deleted=report.deleted,
             batches=report.batches,
@@ -440,7 +379,7 @@ class RetentionJob:
         )
         if report.finished_counts is not None:
             state.update(finished_counts=report.finished_counts, counted_at=utcnow().isoformat())
-        await release_job(self.db, self.owner, next_run, state)
+        await jobs.release(self.db, JOB_NAME, self.owner, next_run, state)
         if report.deleted:
             log.info("retention_pass", deleted=report.deleted, batches=report.batches, seconds=report.seconds)
         return report
