@@ -10,6 +10,7 @@ from wirework.accounts.models import (
     UserLoginToken,
     UserPreferences,
 )
+from wirework.ai.models import AIModel, AIUsage, AIWorkflowSuggestion
 from wirework.bots.models import Bot, BotCommand, BotConfiguration, BotMemory, Message, UserSession
 from wirework.channels.models import Platform, PlatformBot, PlatformChannel, PlatformChannelUser, PlatformUser
 from wirework.db.base import Base
@@ -21,11 +22,15 @@ from wirework.engine.models import (
     NodeCategoryRecord,
     NodeTypeRecord,
 )
+from wirework.knowledge.models import KBChunk, KBCollection, KBDocument, UserKBAssociation
 from wirework.security.models import RateLimit
 from wirework.triggers.models import EventTrigger, Schedule, Webhook, WebhookTestListener
 from wirework.workflows.models import Credential, Variable, Workflow, WorkflowTemplate, WorkflowVersion
 
 __all__ = [
+    "AIModel",
+    "AIUsage",
+    "AIWorkflowSuggestion",
     "ApiKey",
     "AuthSession",
     "BackgroundJob",
@@ -39,6 +44,9 @@ __all__ = [
     "Execution",
     "ExecutionLog",
     "ExecutionPayload",
+    "KBChunk",
+    "KBCollection",
+    "KBDocument",
     "Membership",
     "Message",
     "NodeCategoryRecord",
@@ -53,6 +61,7 @@ __all__ = [
     "RateLimit",
     "Schedule",
     "User",
+    "UserKBAssociation",
     "UserLoginToken",
     "UserPreferences",
     "UserSession",

@@ -64,6 +64,11 @@ class Bot(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
         index=True,
         comment="The workflow that answers messages no command takes.",
     )
+    ai_model_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("ai_models.id", ondelete="SET NULL"),
+        index=True,
+        comment="LLM its AI nodes use when they name none; null: the organization's default.",
+    )
     is_active: Mapped[bool] = mapped_column(default=True, comment="An inactive bot refuses messages.")
     settings: Mapped[dict[str, Any]] = mapped_column(
         JSONType,

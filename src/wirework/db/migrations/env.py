@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Connection
 import wirework.models  # noqa: F401 - registers every table on Base.metadata
 from wirework.db.base import Base
 from wirework.db.engine import create_engine
+from wirework.db.migrate import include_object
 
 target_metadata = Base.metadata
 
@@ -31,6 +32,7 @@ def _configure_and_run(connection: Connection) -> None:
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
         render_item=_render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

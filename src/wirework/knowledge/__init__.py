@@ -1,0 +1,1 @@
+"""Knowledge bases: collections, documents, chunks, ingestion and hybrid search."""
