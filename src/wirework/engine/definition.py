@@ -7,10 +7,13 @@ parameters) is checked by `wirework.engine.graph.validate_definition`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -108,6 +111,40 @@ class RetentionSettings(_Model):
     )
 
 
+MCP_TOOL_NAME = r"^[A-Za-z0-9_\-]{1,64}$"
+MCP_SCHEMA_MAX_BYTES = 32_768
+
+
+class McpToolSettings(_Model):
+    """The workflow offered as a tool of Wirework's MCP server (`wirework.ai.mcp_server`) while it
+    is active: a call runs it with the tool's arguments as its one input item."""
+
+    name: str | None = Field(
+        None, pattern=MCP_TOOL_NAME, description="Tool name; default: the workflow's name made a tool name."
+    )
+    description: str = Field(
+        min_length=1, max_length=2000, description="What the tool does, for the calling model."
+    )
+    input_schema: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object"},
+        description="JSON Schema (2020-12) of the arguments; its root is an object.",
+    )
+    timeout_s: float = Field(60, gt=0, le=600, description="How long a call waits for the run to end.")
+
+    @field_validator("input_schema")
+    @classmethod
+    def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value)) > MCP_SCHEMA_MAX_BYTES:
+            raise ValueError(f"input_schema is larger than {MCP_SCHEMA_MAX_BYTES} bytes as JSON")
+        if value.get("type") != "object":
+            raise ValueError('input_schema must describe an object: {"type": "object", ...}')
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"input_schema is not a valid JSON Schema: {exc.message}") from None
+        return value
+
+
 class WorkflowSettings(_Model):
     timezone: str = "UTC"
     timeout_s: float = Field(3600, gt=0, le=7 * 24 * 3600)
@@ -118,6 +155,9 @@ class WorkflowSettings(_Model):
         None, description="At most this many executions of the workflow run at once."
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    mcp_tool: McpToolSettings | None = Field(
+        None, description="Offer the active workflow as a tool of the MCP server at /mcp."
+    )
 
     @field_validator("timezone")
     @classmethod
