@@ -3,7 +3,7 @@ built-in nodes plus `test.slow` (sleeps), so the test can SIGKILL it mid-node, a
 (the process kills itself, as a node that runs it out of memory would). Loopback is allowed
 through the SSRF guard, for the test's own HTTP server.
 
-Usage: python -m tests.support.crash_worker DATABASE_URL EXECUTION_ID
+Usage: python -m tests.support.crash_worker DATABASE_URL EXECUTION_ID [SECONDS_TO_TRY (30)]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def registry() -> NodeRegistry:
     return reg
 
 
-async def main(url: str, execution_id: uuid.UUID) -> None:
+async def main(url: str, execution_id: uuid.UUID, try_for_s: float = 30) -> None:
     db = Database(url, pool_size=2)
     platform = runtime.Platform(
         db=db,
@@ -75,7 +75,7 @@ async def main(url: str, execution_id: uuid.UUID) -> None:
     )
     read = runtime.context_reader(platform)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
+    deadline = loop.time() + try_for_s
     while loop.time() < deadline:  # the first try fails while a dead process's lease holds
         outcome = await run_execution(
             db, execution_id, owner=platform.owner, registry=platform.registry, read_context=read, lease=LEASE
@@ -88,4 +88,4 @@ async def main(url: str, execution_id: uuid.UUID) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], uuid.UUID(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], uuid.UUID(sys.argv[2]), *(float(a) for a in sys.argv[3:4])))

@@ -31,9 +31,9 @@ from wirework.workflows import service
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _worker(url: str, execution_id: str) -> subprocess.Popen[str]:
+def _worker(url: str, execution_id: str, try_for_s: float = 30) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.crash_worker", url, execution_id],
+        [sys.executable, "-m", "tests.support.crash_worker", url, execution_id, str(try_for_s)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -125,7 +125,8 @@ async def test_a_node_that_kills_its_process_every_time_is_given_up_after_three_
     assert "its process died" in final.error
     assert [r.node_id for r in await _records(db, execution_id)] == ["trigger"]
 
-    output, _ = _worker(url, execution_id).communicate(timeout=60)  # and it is never claimed again
+    # ... and it is never claimed again: trying for twice the lease (1.5 s) is enough to see that.
+    output, _ = _worker(url, execution_id, try_for_s=3).communicate(timeout=60)
     assert "OUTCOME" not in output and "DYING" not in output, output
 
 
