@@ -3,9 +3,11 @@ stream events. Nothing here knows HTTP or a provider's wire format (see `ai.prov
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wirework.ai.models import ModelProvider, ModelType
 from wirework.errors import BadGateway
 
 
@@ -25,6 +27,9 @@ class ToolCall:
     id: str
     name: str
     arguments: dict[str, Any]
+    invalid_arguments: str | None = None
+    """The arguments as the model sent them when they were not a JSON object (then `arguments`
+    is empty): answer the call with an error so the model can try again."""
 
 
 @dataclass
@@ -84,3 +89,26 @@ StreamEvent = TextDelta | ChatDone
 
 class AIError(BadGateway):
     """A model call failed. The message says which model or server, what went wrong, and how to fix it."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Everything a call needs. `api_key` comes decrypted from the vault: never log it (repr hides it)."""
+
+    id: uuid.UUID | None
+    org_id: uuid.UUID
+    name: str
+    provider: ModelProvider
+    model_id: str
+    type: ModelType
+    configuration: dict[str, Any]
+    base_url: str | None
+    api_key: str | None = field(default=None, repr=False)
+    organization: str | None = None
+    """OpenAI: the OpenAI-Organization header, from the credential."""
+
+    @property
+    def where(self) -> str:
+        """How messages name it: "model 'Fast' (openai gpt-4o-mini at https://…)"."""
+        at = f" at {self.base_url}" if self.base_url else ""
+        return f"model {self.name!r} ({self.provider.value} {self.model_id}{at})"
