@@ -30,6 +30,8 @@ from wirework.edge import EdgeMiddleware, trusted_proxies
 from wirework.engine.executions import process_id
 from wirework.engine.retention import RetentionJob, RetentionPolicy
 from wirework.errors import ServiceUnavailable
+from wirework.knowledge.api import routers as knowledge_routers
+from wirework.knowledge.ingest import KnowledgeJobs
 from wirework.observability import RequestLogMiddleware, configure_logging
 from wirework.problems import install_problem_handlers, problem_response, problem_responses
 from wirework.queue import metrics as queue_metrics
@@ -126,6 +128,8 @@ def create_app(
 
     # Bots: replies pending on a platform are retried, old conversations pruned (rows, not tasks).
     bot_jobs = BotJobs(database, platform.vault, owner=process_id(), submit=executor.submit)
+    # Knowledge bases: documents waiting for ingestion are claimed rows (knowledge.ingest).
+    knowledge_jobs = KnowledgeJobs(database, platform.vault, owner=process_id(), ssrf=platform.ssrf_policy)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -141,9 +145,11 @@ def create_app(
             scheduler.start()
             retention.start()
             bot_jobs.start()
+            knowledge_jobs.start()
         else:
             log.warning("database_not_migrated", hint="run 'wirework db upgrade'; executions are not run")
         yield
+        await knowledge_jobs.stop()
         await bot_jobs.stop()
         await retention.stop()
         await scheduler.stop()
@@ -171,6 +177,7 @@ def create_app(
     app.state.scheduler = scheduler
     app.state.retention = retention
     app.state.bot_jobs = bot_jobs
+    app.state.knowledge_jobs = knowledge_jobs
     app.state.webhook_cache = TargetCache()
     # Rate limits hold across processes: in the database; webhooks on SQLite (one process) in memory.
     limits = DatabaseLimits(database, keep_s=max(86_400, settings.login_window_seconds))
@@ -201,6 +208,8 @@ def create_app(
     for router in [*trigger_routers, *accounts_routers, *workflow_routers, *channel_routers]:
         app.include_router(router)
     for router in [*bot_routers, webchat.router]:  # bots: /api/v1/bots, sessions, messages; /chat
+        app.include_router(router)
+    for router in knowledge_routers:  # /api/v1/kb
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], response_model=Health)

@@ -19,6 +19,7 @@ AREAS: Final = {
     "credentials": "credentials (names and field names; values are never returned)",
     "variables": "variables",
     "bots": "bots, their settings, memories, commands, conversations and messages; write also talks to bots",
+    "kb": "knowledge bases, their documents and searches; write also adds, deletes and re-indexes documents",
     "org": "organizations, members and invitations",
     "account": "your profile, password and preferences",
     "api-keys": "your API keys (a key can only make keys with scopes it has itself)",
@@ -52,6 +53,7 @@ COLLECTION_AREAS: Final = {
     "bots": "bots",
     "sessions": "bots",
     "messages": "bots",
+    "kb": "kb",
 }
 
 # Routes whose scope is not their collection's read/write.
@@ -61,6 +63,7 @@ ROUTE_SCOPES: Final = {
     ("GET", "/api/v1/users/me/preferences"): "account:read",
     ("PUT", "/api/v1/users/me/preferences"): "account:write",
     ("GET", "/metrics"): "metrics:read",
+    ("POST", "/api/v1/kb/collections/{collection_id}/search"): "kb:read",  # finds, changes nothing
 }
 
 READ_METHODS: Final = frozenset({"GET", "HEAD"})

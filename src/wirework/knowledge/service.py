@@ -50,8 +50,9 @@ __all__ = [
 ]
 
 # Bounds of what a user controls.
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-"""An upload, a fetched page or an API body: past this, 413."""
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+"""An upload, a fetched page or an API text: past this, 413 (the API refuses any body past
+WIREWORK_API_MAX_BODY_BYTES, 16 MB, before this)."""
 MAX_TEXT_CHARS = 2_000_000
 """Extracted text kept per document (about 500k tokens)."""
 MAX_DOCUMENTS = 10_000
@@ -353,10 +354,7 @@ async def _extract(
     data: bytes, name: str, mime_type: str | None
 ) -> tuple[str | None, str | None, str | None]:
     """(text, mime type, error) of an original; extraction runs in a thread (PDFs are CPU work)."""
-    from wirework.knowledge.extract import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
-        ExtractionError,
-        extract_text,
-    )
+    from wirework.knowledge.extract import ExtractionError, extract_text
 
     try:
         extracted = await asyncio.to_thread(extract_text, data, filename=name, mime_type=mime_type)

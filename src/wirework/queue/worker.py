@@ -26,6 +26,7 @@ import wirework.models  # noqa: F401 - every table, so foreign keys resolve in t
 from wirework.db import migrate
 from wirework.db.engine import Database
 from wirework.db.health import Backoff, is_disconnect
+from wirework.knowledge.ingest import KnowledgeJobs
 from wirework.observability import configure_logging
 from wirework.queue.broker import BrokerConfigError, consume, make_broker
 from wirework.queue.local import LocalExecutor
@@ -62,6 +63,9 @@ async def run_worker(settings: Settings, concurrency: int) -> None:
             db, lambda execution_id: runtime.run(platform, execution_id), concurrency=concurrency
         )
         await executor.start()
+        # Knowledge-base documents are ingested by every process (claimed rows, knowledge.ingest).
+        knowledge_jobs = KnowledgeJobs(db, platform.vault, owner=platform.owner, ssrf=platform.ssrf_policy)
+        knowledge_jobs.start()
         log.info("worker_started", owner=platform.owner, concurrency=concurrency)
         try:
             await consume(settings.broker_url, executor, concurrency, stop)
@@ -69,6 +73,7 @@ async def run_worker(settings: Settings, concurrency: int) -> None:
             raise SystemExit(str(exc)) from None
         finally:
             log.info("worker_stopping", running=executor.running)
+            await knowledge_jobs.stop()
             await executor.stop(settings.shutdown_grace_s)
     finally:
         await db.dispose()
