@@ -368,7 +368,8 @@ async def send_message(
     """Talk to a bot as yourself (the REST channel): the message is stored and routed before
     this answers. With `wait_s`, the answer holds the bot's replies once its dialog finished or
     asked (or the time ran out); with `Accept: text/event-stream`, replies stream as `message`
-    events as they are stored, then a `done` event."""
+    events as they are stored (and `partial` events {id, text} while an AI node streams an
+    answer in this process), then a `done` event."""
     _writer(principal)
     await get_scoped(session, Bot, bot_id, org_id)
     await session.commit()  # the session's reads end here; receive writes through the group commit
@@ -468,13 +469,18 @@ async def _stream(
         return
     done = asyncio.ensure_future(settled)
     sent: set[str] = set()
-    replies = service.stream_session(db, org_id, received.session_id, received.message_id, poll_s=0.25)
+    replies = service.stream_session(
+        db, org_id, received.session_id, received.message_id, poll_s=0.25, partials=True
+    )
     try:
         async with asyncio.timeout(seconds + 1):
             while True:
                 nxt = asyncio.ensure_future(anext(replies))
                 finished, _ = await asyncio.wait({nxt, done}, return_when=asyncio.FIRST_COMPLETED)
                 if nxt in finished:
+                    if nxt.result().get("type") == "partial":  # an AI answer being written here
+                        yield _sse("partial", nxt.result()["partial"])
+                        continue
                     sent.add(nxt.result()["id"])
                     yield _sse("message", nxt.result())
                     continue

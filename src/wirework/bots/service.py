@@ -192,6 +192,21 @@ def _publish(session_id: uuid.UUID, message: dict[str, Any]) -> None:
             queue.put_nowait(message)
 
 
+def publish_partial(session_id: uuid.UUID, stream_id: str, text: str) -> bool:
+    """Push the text of an answer still being written (all of it so far) to this process's
+    listeners of the conversation; the whole answer is stored and sent later as a message.
+    Listeners of other processes see only that message. False when nobody here listens."""
+    if session_id not in _listeners:
+        return False
+    _publish(session_id, {"type": "partial", "partial": {"id": stream_id, "text": text}})
+    return True
+
+
+def has_listeners(session_id: uuid.UUID) -> bool:
+    """Someone in this process follows the conversation live (a web-chat socket, an SSE stream)."""
+    return session_id in _listeners
+
+
 # ----------------------------------------------------------------------------- statements
 
 _BOTS = cast(Table, Bot.__table__)
@@ -1551,6 +1566,33 @@ async def session_of(db: Database, org_id: uuid.UUID, session_id: uuid.UUID) -> 
 # ----------------------------------------------------------------------------- operators
 
 
+async def recent_messages(
+    db: Database, org_id: uuid.UUID, session_id: uuid.UUID, limit: int, before: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """The conversation's last `limit` user and bot messages (before message `before`, if given),
+    oldest first, as {role, content}: an AI agent's memory."""
+
+    def last(connection: Connection) -> list[Any]:
+        return list(
+            connection.execute(
+                select(_MESSAGES.c.role, _MESSAGES.c.content)
+                .where(
+                    _MESSAGES.c.session_id == session_id,
+                    _MESSAGES.c.org_id == org_id,
+                    _MESSAGES.c.role.in_([MessageRole.user, MessageRole.assistant]),
+                    *([_MESSAGES.c.id < before] if before is not None else []),
+                )
+                .order_by(_MESSAGES.c.id.desc())
+                .limit(max(0, limit))
+            )
+        )
+
+    rows = await executions.read(db, last) if limit > 0 else []
+    return [
+        {"role": str(getattr(r.role, "value", r.role)), "content": r.content or ""} for r in reversed(rows)
+    ]
+
+
 async def take_over(session: AsyncSession, conversation: UserSession, user_id: uuid.UUID | None) -> None:
     """An operator answers by hand from now on (None: hands it back to the dialog)."""
     conversation.taken_over_by = user_id
@@ -1559,11 +1601,17 @@ async def take_over(session: AsyncSession, conversation: UserSession, user_id: u
 
 
 async def stream_session(
-    db: Database, org_id: uuid.UUID, session_id: uuid.UUID, after: uuid.UUID | None, poll_s: float = 1.0
+    db: Database,
+    org_id: uuid.UUID,
+    session_id: uuid.UUID,
+    after: uuid.UUID | None,
+    poll_s: float = 1.0,
+    partials: bool = False,
 ) -> AsyncGenerator[dict[str, Any]]:
     """The conversation's bot and operator messages after `after`, as they are stored: pushed
     at once from this process, and read from the transcript every `poll_s` (replies stored by
-    another process)."""
+    another process). With `partials`, answers still being written here come too, as
+    {"type": "partial", "partial": {"id", "text"}} (messages have no "type")."""
     cursor, seen = after, set[str]()
 
     def newer(connection: Connection) -> list[Any]:
@@ -1598,6 +1646,9 @@ async def stream_session(
                 poll = False
             except TimeoutError:
                 poll = True
+                continue
+            if partials and event.get("type") == "partial":
+                yield event
                 continue
             message = event.get("message")
             if event.get("type") == "message" and message and message["id"] not in seen:

@@ -264,8 +264,11 @@ async def _converse(websocket: WebSocket, db: Any, bot: Any, limits: Any, addres
     streaming: uuid.UUID | None = None
 
     async def stream(session_id: uuid.UUID, after: uuid.UUID | None) -> None:
-        async for message in service.stream_session(db, bot.org_id, session_id, after):
-            await _send(websocket, {"type": "message", "message": _public(message, bot.name)})
+        async for message in service.stream_session(db, bot.org_id, session_id, after, partials=True):
+            if message.get("type") == "partial":  # an AI answer being written (ai.chat streaming)
+                await _send(websocket, message)
+            else:
+                await _send(websocket, {"type": "message", "message": _public(message, bot.name)})
 
     if found is not None:
         last = await executions.read(

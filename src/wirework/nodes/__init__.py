@@ -7,11 +7,12 @@ from wirework.engine.nodes import Node, NodeRegistry, default_registry
 
 def builtin_node_types() -> tuple[type[Node], ...]:
     """Every built-in node class (imported on first call)."""
+    from wirework.nodes.ai import AI_NODES
     from wirework.nodes.chat import CHAT_NODES
     from wirework.nodes.core import CORE_NODES
     from wirework.nodes.data import DATA_NODES
 
-    return (*CORE_NODES, *DATA_NODES, *CHAT_NODES)
+    return (*CORE_NODES, *DATA_NODES, *CHAT_NODES, *AI_NODES)
 
 
 def load_builtin_nodes(registry: NodeRegistry | None = None) -> NodeRegistry:

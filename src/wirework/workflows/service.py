@@ -666,7 +666,7 @@ async def sync_node_tables(session: AsyncSession, registry: NodeRegistry) -> Non
         record.icon = cls.icon
         record.version = cls.version
         record.is_core = type_name.startswith(("core.", "data."))
-        record.is_ai = type_name.startswith("ai.")
+        record.is_ai = type_name.startswith(("ai.", "kb."))  # kb.*: embeddings
         record.schema = cls.parameters_schema
         if type_name not in existing:
             session.add(record)
