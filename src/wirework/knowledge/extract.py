@@ -133,7 +133,7 @@ def _sniff(data: bytes) -> str | None:
     if data.startswith(b"PK\x03\x04"):
         return DOCX if b"word/" in data[:65536] else None
     head = data[:4096]
-    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if _mostly_binary(head) and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
     lowered = head.lower().lstrip()
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<body" in lowered:
@@ -153,7 +153,7 @@ def _decode(data: bytes, name: str, charset: str | None) -> str:
     ):
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
-    if b"\x00" in data[:65536]:
+    if _mostly_binary(data[:65536]):
         raise ExtractionError(f"{name}: looks like a binary file, not text (it contains NUL bytes)")
     if charset:
         try:
@@ -164,6 +164,11 @@ def _decode(data: bytes, name: str, charset: str | None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def _mostly_binary(head: bytes) -> bool:
+    """More than 1% NUL bytes: not text in an 8-bit encoding or UTF-8 (a stray NUL is dropped)."""
+    return head.count(b"\x00") * 100 > len(head)
 
 
 def _clean(text: str) -> str:
