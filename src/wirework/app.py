@@ -12,12 +12,15 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.routing import Route
 from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from wirework import __version__
 from wirework.accounts.api import routers as accounts_routers
 from wirework.accounts.deps import InstanceAdmin
+from wirework.ai.mcp_server import PATH as MCP_PATH
+from wirework.ai.mcp_server import McpEndpoint
 from wirework.bots import webchat
 from wirework.bots.api import routers as bot_routers
 from wirework.bots.service import BotJobs
@@ -128,6 +131,7 @@ def create_app(
 
     # Bots: replies pending on a platform are retried, old conversations pruned (rows, not tasks).
     bot_jobs = BotJobs(database, platform.vault, owner=process_id(), submit=executor.submit)
+    mcp = McpEndpoint()  # /mcp: workflows as MCP tools (ai.mcp_server)
     # Knowledge bases: documents waiting for ingestion are claimed rows (knowledge.ingest).
     knowledge_jobs = KnowledgeJobs(database, platform.vault, owner=process_id(), ssrf=platform.ssrf_policy)
 
@@ -148,7 +152,8 @@ def create_app(
             knowledge_jobs.start()
         else:
             log.warning("database_not_migrated", hint="run 'wirework db upgrade'; executions are not run")
-        yield
+        async with mcp.run():
+            yield
         await knowledge_jobs.stop()
         await bot_jobs.stop()
         await retention.stop()
@@ -257,6 +262,7 @@ def create_app(
             database.health.lost(exc, "metrics")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
     mount_web(app)
     return app
 
