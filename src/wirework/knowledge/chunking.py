@@ -6,7 +6,9 @@ a slice of the original text, cut between tokens, preferring (in this order) a b
 end, a sentence end, then a word boundary, in the last half of the allowed length. Consecutive
 chunks share at least `overlap` tokens. With `parent_size`, the text is first cut into parents of
 that size and every chunk lies within one parent and names it. Every non-blank character of the
-text is in some chunk. Pure and deterministic; CPU-bound for long texts (run it in a thread).
+text is in some chunk, and each piece says where it lies (`start`, `end`). A word of more than 100
+characters (one [UNK] token to the model) counts a token per 16 characters, so pieces stay bounded.
+Pure and deterministic; CPU-bound for long texts (async callers run it in a thread).
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ MIN_SIZE = 16
 MAX_SIZE = 2048
 MAX_PARENT_SIZE = 16384
 MAX_CHUNKS = 50_000  # per document; a text that makes more is refused with what to change
+# The tokenizer reads a word of more than 100 characters (a URL, a base64 blob) as one [UNK] token;
+# for cutting, such a word counts one token per LONG_WORD_PIECE characters, so no chunk can grow
+# past about size x LONG_WORD_PIECE characters.
+LONG_WORD = 100
+LONG_WORD_PIECE = 16
 
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _SENTENCE_ENDS = {".", "!", "?", "…"}
@@ -33,6 +40,8 @@ class Piece:
     token_count: int
     position: int  # order among its kind in the document, from 0
     parent: int | None  # a chunk's index into ChunkPlan.parents; None without parents
+    start: int = 0  # where `text` lies in the chunked text: text == source[start:end]
+    end: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,24 +82,36 @@ def chunk_text(
         from wirework.ai import local_embedding
 
         offsets = local_embedding.model().encode_offsets
-    spans = offsets(text)
+    spans = _split_long_words(offsets(text))
     if not spans:
         return ChunkPlan(parents=[], chunks=[])
     strength = _break_strengths(text, spans)
     cutter = _Cutter(text, spans, strength)
     if parent_size is None:
         chunks = [
-            Piece(text=cutter.slice(a, b), token_count=b - a, position=i, parent=None)
+            cutter.piece(a, b, position=i, parent=None)
             for i, (a, b) in enumerate(cutter.cut(0, len(spans), size, overlap, MAX_CHUNKS))
         ]
         return ChunkPlan(parents=[], chunks=chunks)
     parents: list[Piece] = []
     chunks = []
     for p, (lo, hi) in enumerate(cutter.cut(0, len(spans), parent_size, 0, MAX_CHUNKS)):
-        parents.append(Piece(text=cutter.slice(lo, hi), token_count=hi - lo, position=p, parent=None))
+        parents.append(cutter.piece(lo, hi, position=p, parent=None))
         for a, b in cutter.cut(lo, hi, size, overlap, MAX_CHUNKS - len(chunks)):
-            chunks.append(Piece(text=cutter.slice(a, b), token_count=b - a, position=len(chunks), parent=p))
+            chunks.append(cutter.piece(a, b, position=len(chunks), parent=p))
     return ChunkPlan(parents=parents, chunks=chunks)
+
+
+def _split_long_words(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    if all(end - start <= LONG_WORD for start, end in spans):
+        return spans
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if end - start <= LONG_WORD:
+            out.append((start, end))
+        else:
+            out.extend((i, min(i + LONG_WORD_PIECE, end)) for i in range(start, end, LONG_WORD_PIECE))
+    return out
 
 
 def _break_strengths(text: str, spans: list[tuple[int, int]]) -> list[int]:
@@ -156,10 +177,10 @@ class _Cutter:
                 following -= 1
             start = following if strength[following] > 0 else end - overlap
 
-    def slice(self, a: int, b: int) -> str:
-        """The text of tokens [a, b): from the first token's start (the text's first non-blank
-        character for the first token) to the last token's end, plus any non-blank characters the
-        tokenizer skipped before the next token."""
+    def piece(self, a: int, b: int, *, position: int, parent: int | None) -> Piece:
+        """Tokens [a, b) as a piece of text: from the first token's start (the text's first
+        non-blank character for the first token) to the last token's end, plus any non-blank
+        characters the tokenizer skipped before the next token."""
         text, spans = self.text, self.spans
         start = spans[a][0]
         if a == 0:
@@ -168,4 +189,6 @@ class _Cutter:
         stop = spans[b][0] if b < len(spans) else len(text)
         if stop > end:
             end += len(text[end:stop].rstrip())
-        return text[start:end]
+        return Piece(
+            text=text[start:end], token_count=b - a, position=position, parent=parent, start=start, end=end
+        )
