@@ -196,9 +196,7 @@ async def ingest_one(
 async def _index(
     db: Database, vault: Vault, work: _Work, owner: str, *, ssrf: SsrfPolicy, lease: timedelta, batch: int
 ) -> None:
-    from wirework.knowledge.chunking import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
-        chunk_text,
-    )
+    from wirework.knowledge.chunking import chunk_text
 
     document, collection = work.document, work.collection
     started = time.monotonic()
@@ -309,7 +307,7 @@ def _swap(
         "org_id": document.org_id,
         "collection_id": collection.id,
         "document_id": document.id,
-        "meta": meta,
+        "metadata": meta,
     }
     parent_ids: list[int] = []
     for piece in plan.parents:

@@ -65,7 +65,7 @@ async def embedder_of(db: Database, vault: Vault, collection: KBCollection, *, s
     """A collection's embedder: its model, or the built-in one when it names none."""
     if collection.embedding_model_id is None:
         return LocalEmbedder()
-    from wirework.ai import service as ai_service  # type: ignore[attr-defined, unused-ignore]
+    from wirework.ai import service as ai_service
 
     embedder: Embedder = await ai_service.embedder_for(
         db, vault, collection.org_id, collection.embedding_model_id, ssrf=ssrf
