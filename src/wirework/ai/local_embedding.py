@@ -47,18 +47,30 @@ class LocalModelMissing(ServiceUnavailable):
     """The local embedding model (or a library it needs) is not installed."""
 
 
-_lock = threading.Lock()
+_model_lock = threading.Lock()
+_tokenizer_lock = threading.Lock()
 _model: LocalModel | None = None
+_tokenizer: LocalTokenizer | None = None
 
 
 def model() -> LocalModel:
-    """The process's local model, loaded on first use (thread-safe; about a second)."""
+    """The process's local model, loaded on first use (thread-safe; about half a second)."""
     global _model
     if _model is None:
-        with _lock:
+        with _model_lock:
             if _model is None:
                 _model = LocalModel.load(model_dir())
     return _model
+
+
+def tokenizer() -> LocalTokenizer:
+    """The local model's tokenizer alone (for counting and chunking; no weights are read)."""
+    global _tokenizer
+    if _tokenizer is None:
+        with _tokenizer_lock:
+            if _tokenizer is None:
+                _tokenizer = LocalTokenizer.load(model_dir())
+    return _tokenizer
 
 
 def model_dir() -> Path:
@@ -87,6 +99,29 @@ def _import_numeric() -> tuple[Any, Any, Any]:
             f"the local embedding model needs the Python package {exc.name!r}: " + INSTALL_HINT
         ) from exc
     return np, load_file, Tokenizer
+
+
+class LocalTokenizer:
+    """The model's word-piece tokenizer, without truncation: token counts and character spans."""
+
+    def __init__(self, plain: Tokenizer) -> None:
+        self._plain = plain
+
+    @classmethod
+    def load(cls, path: Path) -> LocalTokenizer:
+        _, _, tokenizer_class = _import_numeric()
+        plain = tokenizer_class.from_file(str(path / "tokenizer.json"))
+        plain.no_padding()
+        plain.no_truncation()
+        return cls(plain)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces in `text` ([CLS] and [SEP] not counted)."""
+        return len(self._plain.encode(text, add_special_tokens=False).ids)
+
+    def encode_offsets(self, text: str) -> list[tuple[int, int]]:
+        """The character span `(start, end)` of each word piece of `text`, in order."""
+        return [(int(s), int(e)) for s, e in self._plain.encode(text, add_special_tokens=False).offsets]
 
 
 class _Layer:
@@ -147,14 +182,12 @@ class LocalModel:
         self,
         *,
         tokenizer: Tokenizer,
-        plain_tokenizer: Tokenizer,
         weights: dict[str, Any],
         config: dict[str, Any],
     ) -> None:
         import numpy as np
 
         self._tokenizer = tokenizer  # truncates to MAX_SEQUENCE, adds [CLS]/[SEP]: for embedding
-        self._plain = plain_tokenizer  # no truncation: for counting and offsets
         self._heads = int(config["num_attention_heads"])
         hidden = int(config["hidden_size"])
         if hidden != DIMENSIONS:
@@ -180,24 +213,21 @@ class LocalModel:
         tokenizer = tokenizer_class.from_file(str(path / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=MAX_SEQUENCE)
-        plain = tokenizer_class.from_file(str(path / "tokenizer.json"))
-        plain.no_padding()
-        plain.no_truncation()
         weights = {
             k: np.ascontiguousarray(v, dtype=np.float32)
             for k, v in load_file(path / "model.safetensors").items()
         }
-        return cls(tokenizer=tokenizer, plain_tokenizer=plain, weights=weights, config=config)
+        return cls(tokenizer=tokenizer, weights=weights, config=config)
 
     # --- tokens -------------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in `text` ([CLS] and [SEP] not counted)."""
-        return len(self._plain.encode(text, add_special_tokens=False).ids)
+        return tokenizer().count_tokens(text)
 
     def encode_offsets(self, text: str) -> list[tuple[int, int]]:
         """The character span `(start, end)` of each word piece of `text`, in order."""
-        return [(int(s), int(e)) for s, e in self._plain.encode(text, add_special_tokens=False).offsets]
+        return tokenizer().encode_offsets(text)
 
     # --- vectors ------------------------------------------------------------------------------
 

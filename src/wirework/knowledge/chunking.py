@@ -75,13 +75,14 @@ def chunk_text(
 ) -> ChunkPlan:
     """Cut `text` into chunks of at most `size` tokens (and parents of `parent_size`).
 
-    `offsets` gives the character span of each token; by default the local model's tokenizer.
+    `offsets` gives the character span of each token; by default the local model's tokenizer
+    (which loads without the model's weights).
     """
     validate_sizes(size, overlap, parent_size)
     if offsets is None:
         from wirework.ai import local_embedding
 
-        offsets = local_embedding.model().encode_offsets
+        offsets = local_embedding.tokenizer().encode_offsets
     spans = _split_long_words(offsets(text))
     if not spans:
         return ChunkPlan(parents=[], chunks=[])
