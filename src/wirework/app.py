@@ -19,6 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from wirework import __version__
 from wirework.accounts.api import routers as accounts_routers
 from wirework.accounts.deps import InstanceAdmin
+from wirework.ai.api import routers as ai_routers
 from wirework.ai.mcp_server import PATH as MCP_PATH
 from wirework.ai.mcp_server import McpEndpoint
 from wirework.bots import webchat
@@ -215,6 +216,8 @@ def create_app(
     for router in [*bot_routers, webchat.router]:  # bots: /api/v1/bots, sessions, messages; /chat
         app.include_router(router)
     for router in knowledge_routers:  # /api/v1/kb
+        app.include_router(router)
+    for router in ai_routers:  # /api/v1/ai: models, usage
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], response_model=Health)

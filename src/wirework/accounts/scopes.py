@@ -20,6 +20,7 @@ AREAS: Final = {
     "variables": "variables",
     "bots": "bots, their settings, memories, commands, conversations and messages; write also talks to bots",
     "kb": "knowledge bases, their documents and searches; write also adds, deletes and re-indexes documents",
+    "ai": "AI models and token usage; write adds, changes, tests and deletes models",
     "org": "organizations, members and invitations",
     "account": "your profile, password and preferences",
     "api-keys": "your API keys (a key can only make keys with scopes it has itself)",
@@ -54,6 +55,7 @@ COLLECTION_AREAS: Final = {
     "sessions": "bots",
     "messages": "bots",
     "kb": "kb",
+    "ai": "ai",
 }
 
 # Routes whose scope is not their collection's read/write.

@@ -358,8 +358,8 @@ async def check_credential(
     wanted = CREDENTIAL_TYPES[provider]
     if credential.type != wanted:
         raise ValidationFailed(
-            f"credential {credential.name!r} is of type {credential.type}; a {provider.value} model "
-            f"takes a {wanted} credential",
+            f"credential {credential.name!r} is of type {credential.type}; {provider.value} models "
+            f"take an {wanted} credential",
             errors=[{"loc": ["credential_id"], "msg": f"needs a {wanted} credential"}],
         )
 

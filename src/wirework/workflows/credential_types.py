@@ -1,6 +1,7 @@
-"""The credential types built-in nodes use, with the fields each one reads: what the credential
-form offers. A test checks this list against the node registry's credential slots, so a type a
-node uses is never missing here, and nothing here is unused."""
+"""The credential types built-in nodes and AI models use, with the fields each one reads: what the
+credential form offers. A test checks this list against the node registry's credential slots and
+the AI models' key types (`ai.service.CREDENTIAL_TYPES`), so a type in use is never missing here,
+and nothing here is unused."""
 
 from __future__ import annotations
 
@@ -81,6 +82,27 @@ CREDENTIAL_TYPES: Final = (
             CredentialField("password", "Password", required=False, description="auth: basic"),
             CredentialField("secret", "HMAC secret", required=False, description="auth: hmac"),
         ),
+    ),
+    CredentialType(
+        "openai_api",
+        "OpenAI-compatible API key",
+        "The key of an AI model at OpenAI or an OpenAI-compatible server (sent as Authorization: Bearer).",
+        (
+            CredentialField("api_key", "API key"),
+            CredentialField(
+                "organization",
+                "Organization",
+                secret=False,
+                required=False,
+                description="OpenAI only: sent as OpenAI-Organization, e.g. org-…",
+            ),
+        ),
+    ),
+    CredentialType(
+        "anthropic_api",
+        "Anthropic API key",
+        "The key of an AI model at Anthropic (sent as x-api-key).",
+        (CredentialField("api_key", "API key"),),
     ),
 )
 
