@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from tests.support.accounts import signup
 from tests.support.workflows import TRIGGER, chain, create, node, outputs, run
+from wirework.ai import service as ai_service
 from wirework.db.engine import Database
 from wirework.engine.nodes import NodeRegistry
 from wirework.models import Base
@@ -122,6 +123,7 @@ async def test_credential_types_are_those_the_nodes_use_with_their_fields(client
     listed = (await client.get("/api/v1/credentials/types", headers=ann.headers)).json()
     registry = load_builtin_nodes(NodeRegistry())
     used = {slot.credential_type for cls in registry.all() for slot in cls.credential_slots}
+    used |= set(ai_service.CREDENTIAL_TYPES.values())  # the keys of AI models
     assert {t["type"] for t in listed} == used
     basic = next(t for t in listed if t["type"] == "http_basic_auth")
     assert [(f["name"], f["secret"], f["required"]) for f in basic["fields"]] == [
