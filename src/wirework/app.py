@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
-from starlette.routing import Route
 from sqlalchemy.exc import DBAPIError
+from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from wirework import __version__
@@ -22,6 +22,7 @@ from wirework.accounts.deps import InstanceAdmin
 from wirework.ai.api import routers as ai_routers
 from wirework.ai.mcp_server import PATH as MCP_PATH
 from wirework.ai.mcp_server import McpEndpoint
+from wirework.ai.suggestions_api import routers as suggestion_routers
 from wirework.bots import webchat
 from wirework.bots.api import routers as bot_routers
 from wirework.bots.service import BotJobs
@@ -132,9 +133,9 @@ def create_app(
 
     # Bots: replies pending on a platform are retried, old conversations pruned (rows, not tasks).
     bot_jobs = BotJobs(database, platform.vault, owner=process_id(), submit=executor.submit)
-    mcp = McpEndpoint()  # /mcp: workflows as MCP tools (ai.mcp_server)
     # Knowledge bases: documents waiting for ingestion are claimed rows (knowledge.ingest).
     knowledge_jobs = KnowledgeJobs(database, platform.vault, owner=process_id(), ssrf=platform.ssrf_policy)
+    mcp = McpEndpoint()  # /mcp: workflows as MCP tools (ai.mcp_server)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -265,6 +266,8 @@ def create_app(
             database.health.lost(exc, "metrics")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    for router in suggestion_routers:  # /api/v1/ai/suggestions: AI-built workflows
+        app.include_router(router)
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
     mount_web(app)
     return app

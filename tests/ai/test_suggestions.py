@@ -1,0 +1,239 @@
+"""AI-built workflows through /api/v1/ai/suggestions, with a local server speaking the OpenAI
+protocol as the model: the repair loop, the stored suggestion and its diff, apply, feedback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tests.support.accounts import Account, signup, signup_invited
+from tests.support.llm_server import FakeLLM, error, fake_llm, text
+from tests.support.workflows import TRIGGER, chain, create, edge, node
+from wirework.ai.models import AIUsage, AIWorkflowSuggestion
+from wirework.db.engine import Database
+from wirework.settings import Settings
+
+BASE = "/api/v1/ai/suggestions"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        env="test", data_dir=tmp_path, secret_key="test-secret-key-" + "x" * 32, http_allow_hosts="127.0.0.1"
+    )
+
+
+@pytest.fixture(scope="module")
+async def server() -> AsyncIterator[FakeLLM]:
+    async with fake_llm() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm(server: FakeLLM) -> FakeLLM:
+    server.requests.clear()
+    server.replies.clear()
+    return server
+
+
+async def with_model(client: httpx.AsyncClient, who: Account, llm: FakeLLM) -> str:
+    made = await client.post(
+        "/api/v1/ai/models",
+        json={
+            "name": "Planner",
+            "provider": "openai",
+            "model_id": "fake-gpt",
+            "configuration": {"base_url": llm.openai_url},
+        },
+        headers=who.headers,
+    )
+    assert made.status_code == 201, made.text
+    model_id = str(made.json()["id"])
+    default = await client.post(f"/api/v1/ai/models/{model_id}/default", headers=who.headers)
+    assert default.status_code == 200, default.text
+    return model_id
+
+
+def answer(definition: dict[str, Any]) -> Any:
+    return text(json.dumps(definition))
+
+
+GREET = {
+    "nodes": [
+        {"id": "start", "name": "Start", "type": "core.manual_trigger", "parameters": {}},
+        {
+            "id": "greet",
+            "name": "Greet",
+            "type": "core.set",
+            "parameters": {"fields": {"greeting": "Hello {{ json.name }}"}},
+        },
+        {
+            "id": "keep",
+            "name": "Only adults",
+            "type": "core.filter",
+            "parameters": {"condition": "{{ json.age > 17 }}"},
+        },
+    ],
+    "edges": [{"from": "start", "to": "greet"}, {"from": "greet", "to": "keep"}],
+}
+
+
+async def test_a_sentence_becomes_a_workflow_after_one_repair(
+    client: httpx.AsyncClient, llm: FakeLLM, db: Database
+) -> None:
+    ann = await signup(client, "ann")
+    model_id = await with_model(client, ann, llm)
+    wrong = json.loads(json.dumps(GREET))
+    wrong["nodes"][1]["type"] = "core.greet_everyone"
+    llm.reply(answer(wrong), answer(GREET))
+
+    made = await client.post(BASE, json={"prompt": "Greet adults by name"}, headers=ann.headers)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["attempts"] == 2 and body["model_id"] == model_id and body["is_applied"] is False
+    # The model was told what it can use, in JSON mode, and then what was wrong.
+    first, second = llm.chat_requests()
+    assert first.body["response_format"]["type"] == "json_schema"
+    system = first.body["messages"][0]["content"]
+    assert '"type":"core.set"' in system and '"type":"core.filter"' in system
+    assert first.body["messages"][1] == {"role": "user", "content": "Greet adults by name"}
+    repair = second.body["messages"][-1]["content"]
+    assert "node 'greet'" in repair and "core.greet_everyone" in repair
+    # Laid out left to right, since the model gave no positions.
+    positions = [n["position"] for n in body["suggestion"]["nodes"]]
+    assert positions == [[0, 0], [260, 0], [520, 0]]
+    assert [n["id"] for n in body["diff"]["nodes_added"]] == ["start", "greet", "keep"]
+    assert [(e["from_name"], e["to_name"]) for e in body["diff"]["edges_added"]] == [
+        ("Greet", "Only adults"),
+        ("Start", "Greet"),
+    ]
+    async with db.session() as session:
+        tokens = (await session.execute(select(func.count()).select_from(AIUsage))).scalar_one()
+    assert tokens == 1  # one usage row for the two calls
+
+    applied = await client.post(f"{BASE}/{body['id']}/apply", json={"name": "Adults"}, headers=ann.headers)
+    assert applied.status_code == 200, applied.text
+    workflow_id = applied.json()["applied_workflow_id"]
+    assert applied.json()["is_applied"] is True and applied.json()["applied_at"]
+    workflow = (await client.get(f"/api/v1/workflows/{workflow_id}", headers=ann.headers)).json()
+    assert workflow["name"] == "Adults" and workflow["version"] == 1
+    assert [n["type"] for n in workflow["definition"]["nodes"]] == [
+        "core.manual_trigger",
+        "core.set",
+        "core.filter",
+    ]
+    again = await client.post(f"{BASE}/{body['id']}/apply", headers=ann.headers)
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+
+    liked = await client.post(
+        f"{BASE}/{body['id']}/feedback", json={"feedback": "positive"}, headers=ann.headers
+    )
+    assert liked.status_code == 200 and liked.json()["feedback"] == "positive"
+    bad = await client.post(f"{BASE}/{body['id']}/feedback", json={"feedback": "great"}, headers=ann.headers)
+    assert bad.status_code == 422
+
+    listed = (await client.get(BASE, headers=ann.headers)).json()
+    assert [s["id"] for s in listed["items"]] == [body["id"]]
+    # Another member of the organization neither lists nor reads it.
+    bob = await signup_invited(client, ann, "bob")
+    assert (await client.get(BASE, headers=bob.headers)).json()["items"] == []
+    assert (await client.get(f"{BASE}/{body['id']}", headers=bob.headers)).status_code == 404
+    for action, payload in (("apply", {}), ("feedback", {"feedback": "negative"})):
+        response = await client.post(f"{BASE}/{body['id']}/{action}", json=payload, headers=bob.headers)
+        assert response.status_code == 404, action
+
+
+async def test_a_change_shows_its_diff_and_applies_as_a_new_version(
+    client: httpx.AsyncClient, llm: FakeLLM
+) -> None:
+    ann = await signup(client, "ann")
+    await with_model(client, ann, llm)
+    current = chain(TRIGGER, node("greet", "core.set", {"fields": {"greeting": "Hi"}}, name="Greet"))
+    workflow_id = await create(client, ann, current, "Greeter")
+    changed = {
+        "nodes": [
+            {**TRIGGER, "position": [0, 0]},
+            {
+                "id": "greet",
+                "name": "Greet",
+                "type": "core.set",
+                "parameters": {"fields": {"greeting": "Hello"}},
+            },
+            {
+                "id": "top",
+                "name": "Top 5",
+                "type": "core.limit",
+                "parameters": {"max_items": 5},
+            },
+        ],
+        "edges": [edge("trigger", "greet"), edge("greet", "top")],
+        "settings": {},
+    }
+    llm.reply(answer(changed))
+    made = await client.post(
+        BASE, json={"prompt": "Say hello, keep five", "workflow_id": workflow_id}, headers=ann.headers
+    )
+    assert made.status_code == 201, made.text
+    # The model saw the definition it changes.
+    assert '"greeting": "Hi"' in llm.chat_requests()[0].body["messages"][0]["content"]
+    diff = made.json()["diff"]
+    assert diff["nodes_added"] == [{"id": "top", "name": "Top 5", "type": "core.limit"}]
+    assert diff["nodes_removed"] == []
+    assert diff["nodes_changed"] == [
+        {
+            "id": "greet",
+            "name": "Greet",
+            "type": "core.set",
+            "fields": {},
+            "parameters": {"fields": {"before": {"greeting": "Hi"}, "after": {"greeting": "Hello"}}},
+        }
+    ]
+    assert [(e["from"], e["to"]) for e in diff["edges_added"]] == [("greet", "top")]
+    assert diff["edges_removed"] == []
+
+    applied = await client.post(f"{BASE}/{made.json()['id']}/apply", headers=ann.headers)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["applied_workflow_id"] == workflow_id
+    workflow = (await client.get(f"/api/v1/workflows/{workflow_id}", headers=ann.headers)).json()
+    assert workflow["version"] == 2
+    assert workflow["definition"]["nodes"][1]["parameters"] == {"fields": {"greeting": "Hello"}}
+
+
+async def test_what_never_validates_is_a_422_and_nothing_is_stored(
+    client: httpx.AsyncClient, llm: FakeLLM, db: Database, settings: Settings
+) -> None:
+    ann = await signup(client, "ann")
+    await with_model(client, ann, llm)
+    bad = {"nodes": [{"id": "a", "name": "A", "type": "core.nope", "parameters": {}}], "edges": []}
+    llm.reply(text("I would build a workflow that greets people."), answer(bad), answer(bad))
+    refused = await client.post(BASE, json={"prompt": "Greet people"}, headers=ann.headers)
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert "after 3 attempts" in problem["detail"] and "core.nope" in problem["detail"]
+    assert problem["errors"][0]["node_id"] == "a"
+    assert len(llm.chat_requests()) == 3
+    assert "not JSON" in llm.chat_requests()[1].body["messages"][-1]["content"]
+    async with db.session() as session:
+        stored = (await session.execute(select(func.count()).select_from(AIWorkflowSuggestion))).scalar_one()
+    assert stored == 0
+
+    llm.reply(error(500, "overloaded"))
+    down = await client.post(BASE, json={"prompt": "Greet people"}, headers=ann.headers)
+    assert down.status_code == 502
+    assert "Planner" in down.json()["detail"]
+
+    # Another organization's workflow is not there to change.
+    settings.open_signup = True
+    other = await signup(client, "olga", org_name="Other")
+    theirs = await create(client, other, chain(TRIGGER), "Theirs")
+    missing = await client.post(BASE, json={"prompt": "x", "workflow_id": theirs}, headers=ann.headers)
+    assert missing.status_code == 404
+    empty = await client.post(BASE, json={"prompt": "  "}, headers=ann.headers)
+    assert empty.status_code == 422
