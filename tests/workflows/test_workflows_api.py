@@ -256,7 +256,7 @@ async def test_node_types_and_their_palette_order_come_from_the_registry_tables(
     assert by_type["core.noop"]["display_name"] == "Do nothing (as the table says)"
     assert "core.wait" not in by_type
     categories = list(dict.fromkeys(t["category"] for t in types))
-    assert categories == ["Triggers", "Core", "Flow", "Transform", "Data", "Chat"]  # Chat: bots (issue 12)
+    assert categories == ["Triggers", "Core", "Flow", "Transform", "Data", "Chat", "AI"]  # AI: issue 13
     async with db.session() as session:
         orders = dict(
             (await session.execute(select(NodeCategoryRecord.name, NodeCategoryRecord.display_order))).all()

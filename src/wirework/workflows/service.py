@@ -615,7 +615,7 @@ async def save_variable(
 # ---------------------------------------------------------------- node registry and templates
 
 
-PALETTE_ORDER = ("Triggers", "Core", "Flow", "Transform", "Data")
+PALETTE_ORDER = ("Triggers", "Core", "Flow", "Transform", "Data", "Chat", "AI")
 """The editor's palette shows these categories first, in this order; others follow by name."""
 
 
