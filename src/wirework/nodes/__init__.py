@@ -11,8 +11,9 @@ def builtin_node_types() -> tuple[type[Node], ...]:
     from wirework.nodes.chat import CHAT_NODES
     from wirework.nodes.core import CORE_NODES
     from wirework.nodes.data import DATA_NODES
+    from wirework.nodes.mcp import MCP_NODES
 
-    return (*CORE_NODES, *DATA_NODES, *CHAT_NODES, *AI_NODES)
+    return (*CORE_NODES, *DATA_NODES, *CHAT_NODES, *AI_NODES, *MCP_NODES)
 
 
 def load_builtin_nodes(registry: NodeRegistry | None = None) -> NodeRegistry:
