@@ -17,6 +17,7 @@ import { InvitePage } from "./pages/InvitePage";
 import { BotsPage } from "./pages/BotsPage";
 import { BotPage } from "./pages/BotPage";
 import { ConversationPage, ConversationsPage } from "./pages/ConversationsPage";
+import { AIModelsPage } from "./pages/AIModelsPage";
 import { applyTheme, currentTheme } from "./lib/theme";
 
 applyTheme(currentTheme()); // before the first paint, so a dark page does not flash light
@@ -79,6 +80,7 @@ function Routes() {
   else if (path === "/conversations") page = <ConversationsPage key={orgVersion} />;
   else if (path === "/executions") page = <ExecutionsPage key={orgVersion} />;
   else if (path === "/credentials") page = <CredentialsPage key={orgVersion} />;
+  else if (path === "/ai-models") page = <AIModelsPage key={orgVersion} />;
   else if (path === "/variables") page = <VariablesPage key={orgVersion} />;
   else if (path === "/templates") page = <TemplatesPage key={orgVersion} />;
   else if (path === "/api-keys") page = <ApiKeysPage key={orgVersion} />;

@@ -17,6 +17,7 @@ const NAV = [
   { to: "/templates", label: "Templates", icon: "❏" },
   { to: "/bots", label: "Bots", icon: "☻" },
   { to: "/conversations", label: "Conversations", icon: "✉" },
+  { to: "/ai-models", label: "AI models", icon: "✦" },
   { to: "/credentials", label: "Credentials", icon: "✱" },
   { to: "/variables", label: "Variables", icon: "$" },
   { to: "/api-keys", label: "API keys", icon: "⚷" },
