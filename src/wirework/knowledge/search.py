@@ -188,6 +188,12 @@ async def _allowed_documents(
     return {document_id for document_id, meta in rows if matches(meta, filters)}
 
 
+QUERY_CACHE_SIZE = 1_000
+_QUERY_VECTORS: dict[tuple[str, str], Any] = {}
+"""Vectors of recent queries by embedder (a query asked again, or in another mode, is not embedded
+again; an embedder's key names its model, so another model never reuses them)."""
+
+
 async def vector_search(
     db: Database,
     vault: Vault,
@@ -200,15 +206,17 @@ async def vector_search(
 ) -> list[tuple[int, float]]:
     """(chunk id, cosine) of the k nearest chunks over the collections, best first. The query
     is embedded once per embedding model among them."""
-    vectors: dict[str, Any] = {}
     found: list[tuple[int, float]] = []
     for collection in collections:
         if not collection.embedding_dimensions:
             continue  # nothing embedded yet
         embedder: Embedder = await embedder_of(db, vault, collection, ssrf=ssrf)
-        if embedder.key not in vectors:
-            vectors[embedder.key] = normalised(await embedder.embed([query]))[0]
-        vector = vectors[embedder.key]
+        vector = _QUERY_VECTORS.get((embedder.key, query))
+        if vector is None:
+            vector = normalised(await embedder.embed([query]))[0]
+            if len(_QUERY_VECTORS) >= QUERY_CACHE_SIZE:
+                _QUERY_VECTORS.pop(next(iter(_QUERY_VECTORS)))
+            _QUERY_VECTORS[(embedder.key, query)] = vector
         if len(vector) != collection.embedding_dimensions:
             raise ValidationFailed(
                 f"the query's embedding has {len(vector)} dimensions, the vectors of knowledge base "
