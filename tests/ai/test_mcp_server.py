@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import socket
+from typing import Any, Literal
 
 import httpx
+import httpx2
+import mcp_types as types
+import pytest
+import uvicorn
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.support.accounts import Account, signup
 from tests.support.workflows import TRIGGER, chain, create, node
@@ -167,3 +176,47 @@ async def test_mcp_tool_settings_are_validated_on_save(client: httpx.AsyncClient
         )
         assert response.status_code == 422, bad
         assert says in response.text, response.text
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_official_sdk_client_lists_and_calls(
+    app: Any, client: httpx.AsyncClient, mode: Literal["legacy", "auto"]
+) -> None:
+    """The `mcp` SDK's own client, over real HTTP: the initialize handshake (legacy) and the
+    newest protocol's discovery (auto)."""
+    alice = await signup(client, "alice")
+    api_key = await key(client, alice)
+    greets = greeter(description="Greets someone", input_schema=SCHEMA)
+    await activate(client, alice, await create(client, alice, greets, "Greeter"))
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+        async with (
+            http,
+            Client(
+                streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http), mode=mode
+            ) as mcp,
+        ):
+            tools = await mcp.list_tools()
+            assert [(t.name, t.input_schema) for t in tools.tools] == [("Greeter", SCHEMA)]
+            called = await mcp.call_tool("Greeter", {"name": "Eve"})
+            assert not called.is_error
+            assert [c.text for c in called.content if isinstance(c, types.TextContent)] == [
+                '[{"greeting": "Hello Eve"}]'
+            ]
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
