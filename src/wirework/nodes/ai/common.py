@@ -162,22 +162,23 @@ class AIRun:
         """Stream the answer, calling `on_text` with all the text so far (throttled, and at the end)."""
         from wirework.ai import service as ai
 
-        text, last, result = "", 0.0, None
+        text, shown, last, result = "", "", 0.0, None
         try:
             async for event in ai.stream_chat(model, request, ssrf=self.ssrf):
                 if isinstance(event, TextDelta):
                     text += event.text
                     now = time.monotonic()
-                    if now - last >= PARTIAL_EVERY_S:
+                    if now - last >= PARTIAL_EVERY_S and text != shown:
                         on_text(text)
-                        last = now
+                        shown, last = text, now
                 elif isinstance(event, ChatDone):
                     result = event.result
         except WireworkError as exc:
             raise node_error(exc) from None
         if result is None:
             raise NodeError(f"the model server's stream for {model.name!r} ended without its last event")
-        on_text(result.text or text)
+        if (result.text or text) != shown:
+            on_text(result.text or text)
         await self.record(model, result.usage, session_id)
         return result
 
