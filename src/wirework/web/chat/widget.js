@@ -117,6 +117,23 @@
       scrollDown();
       return row;
     }
+    var partials = {};
+    /** The stored answer takes the place of the partial text it completes, if one is shown. */
+    function replacePartial(message) {
+      if (message.role === "user" || (message.id && seen[message.id])) return false;
+      for (var key in partials) {
+        var row = partials[key];
+        if (message.content.indexOf(row.firstChild.textContent) === 0) {
+          row.firstChild.textContent = message.content;
+          row.classList.remove("ww-partial");
+          delete partials[key];
+          if (message.id) seen[message.id] = true;
+          showTyping(false);
+          return true;
+        }
+      }
+      return false;
+    }
     function showNotice(text) {
       notice.textContent = text || "";
       notice.classList.toggle("ww-on", !!text);
@@ -154,8 +171,17 @@
             addMessage({ role: "assistant", content: data.bot.welcome_message, id: "welcome" });
           }
           data.history.forEach(function (m) { addMessage(m); });
+        } else if (data.type === "partial") {
+          // An AI answer being written: its growing text (all so far), shown until the message comes.
+          var growing = partials[data.partial.id];
+          if (growing) growing.firstChild.textContent = data.partial.text;
+          else {
+            partials[data.partial.id] = growing = addMessage({ role: "assistant", content: data.partial.text });
+            growing.classList.add("ww-partial");
+          }
+          scrollDown();
         } else if (data.type === "message") {
-          addMessage(data.message);
+          if (!replacePartial(data.message)) addMessage(data.message);
         } else if (data.type === "stored") {
           var row = pending[data.id];
           if (row) { row.classList.remove("ww-sending"); delete pending[data.id]; }
