@@ -5,6 +5,7 @@ out of reach."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from wirework.ai import service
 from wirework.ai.llm import AIError, Usage
 from wirework.ai.models import ModelType
 from wirework.db.engine import Database
-from wirework.errors import NotFound, ValidationFailed
+from wirework.errors import Conflict, NotFound, ValidationFailed
 from wirework.knowledge.models import KBCollection
 from wirework.security.vault import Vault
 from wirework.settings import Settings
@@ -147,6 +148,33 @@ async def test_add_test_and_default_models_with_keys_from_credentials(
     assert builtin["in_use_as_default"] is True
     unset = await client.delete(f"/api/v1/ai/models/{claude.json()['id']}/default", headers=ann.headers)
     assert unset.json()["is_default"] is False
+
+
+async def test_defaults_set_at_once_leave_one_default(
+    client: httpx.AsyncClient, ann: Account, llm: FakeLLM, db: Database
+) -> None:
+    """Two transactions make two models the default at once: one wins, the other is a 409 (or,
+    where the database makes it wait for the first, it clears the first and wins); never two."""
+    first, second = [await openai_model(client, ann, llm, name=n) for n in ("A", "B")]
+    org = uuid.UUID(ann.org_id)
+    async with db.session() as one, db.session() as two:
+        await service.set_default(one, await service.find_model(one, org, first["id"]))  # flushed, open
+        racing = asyncio.create_task(
+            service.set_default(two, await service.find_model(two, org, second["id"]))
+        )
+        await asyncio.sleep(0.3)
+        await one.commit()
+        try:
+            await racing
+            await two.commit()
+            winner = "B"
+        except Conflict as exc:
+            assert "Another default was set at the same moment" in exc.detail
+            winner = "A"
+    if db.dialect == "postgresql":
+        assert winner == "A"  # the unique index waits for the first, then refuses the second
+    listed = (await client.get("/api/v1/ai/models", headers=ann.headers)).json()["items"]
+    assert [m["name"] for m in listed if m["is_default"]] == [winner]
 
 
 async def test_a_failing_model_test_says_why(client: httpx.AsyncClient, ann: Account, llm: FakeLLM) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.ai import providers
@@ -34,6 +34,7 @@ from wirework.ai.llm import (
 )
 from wirework.ai.models import AIModel, AIUsage, ModelProvider, ModelType
 from wirework.db.engine import Database
+from wirework.db.health import is_conflict
 from wirework.db.scoping import get_scoped, scoped
 from wirework.errors import Conflict, NotFound, ValidationFailed
 from wirework.security.ssrf import SsrfBlocked, SsrfPolicy, check_url
@@ -389,8 +390,10 @@ async def set_default(session: AsyncSession, model: AIModel) -> None:
     model.default_for = model.type.value
     try:
         await session.flush()
-    except IntegrityError:
-        raise Conflict("Another default was set at the same moment; try again.") from None
+    except DBAPIError as exc:  # the unique (org, default_for) or a deadlock: another set it meanwhile
+        if isinstance(exc, IntegrityError) or is_conflict(exc):
+            raise Conflict("Another default was set at the same moment; try again.") from None
+        raise
 
 
 async def models_in_use(session: AsyncSession, model: AIModel) -> list[str]:
