@@ -25,7 +25,7 @@ from tests.support.llm_server import (
     tool_call,
 )
 from tests.support.server import free_port
-from wirework.ai import service
+from wirework.ai import providers, service
 from wirework.ai.llm import (
     AIError,
     ChatDone,
@@ -323,6 +323,17 @@ async def test_a_wrong_key_is_a_401_with_the_servers_message(llm: FakeLLM, provi
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_key_echoed_by_the_server_is_not_repeated(llm: FakeLLM, provider: str) -> None:
+    llm.reply(error(400, f"unknown key {KEY} for this model"), error(400, f"no: {KEY}"))
+    with pytest.raises(AIError) as caught:
+        await service.chat(model(llm, provider), ask(), ssrf=LOCAL)
+    assert "HTTP 400: unknown key [the API key] for this model" in caught.value.detail
+    with pytest.raises(AIError) as caught:
+        await streamed(model(llm, provider), ask())
+    assert KEY not in caught.value.detail and "[the API key]" in caught.value.detail
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
 async def test_rate_limits_and_server_errors(llm: FakeLLM, provider: str) -> None:
     llm.reply(
         error(429, "Rate limit reached for requests", headers={"retry-after": "7"}), error(503, "overloaded")
@@ -342,6 +353,19 @@ async def test_slow_answers_and_broken_streams(llm: FakeLLM, provider: str) -> N
         await service.chat(model(llm, provider, timeout_s=0.3), ask(), ssrf=LOCAL)
     with pytest.raises(AIError, match="the stream ended before the answer was complete"):
         await streamed(model(llm, provider), ask())
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_answers_are_read_only_up_to_their_bounds(
+    llm: FakeLLM, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(providers, "MAX_STREAM_BYTES", 20_000)
+    monkeypatch.setattr(providers, "MAX_RESPONSE_BYTES", 2_000)
+    llm.reply(text("word " * 2000), text("word " * 2000))
+    with pytest.raises(AIError, match="the streamed answer passed"):
+        await streamed(model(llm, provider), ask())
+    with pytest.raises(AIError, match="the answer is larger than"):
+        await service.chat(model(llm, provider), ask(), ssrf=LOCAL)
 
 
 async def test_the_ssrf_guard_refuses_a_private_base_url(llm: FakeLLM) -> None:

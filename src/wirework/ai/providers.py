@@ -147,7 +147,7 @@ async def _read_bounded(model: ResolvedModel, response: httpx.Response, limit: i
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise AIError(f"{model.where}: the answer is larger than {limit // (1024 * 1024)} MB; refused")
+            raise AIError(f"{model.where}: the answer is larger than {limit / 2**20:g} MB; refused")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -207,14 +207,8 @@ async def _sse_events(
                     f"{model.where}: asked for a stream, the server answered {kind or 'no content type'}: "
                     f"{_shorten(json.dumps(parsed), 200)}"
                 )
-            size = 0
             event, data = "", list[str]()
-            async for line in response.aiter_lines():
-                size += len(line) + 1
-                if size > MAX_STREAM_BYTES:
-                    raise AIError(f"{model.where}: the streamed answer passed {MAX_STREAM_BYTES // 2**20} MB")
-                if time.monotonic() - started > STREAM_MAX_S:
-                    raise AIError(f"{model.where}: the streamed answer took longer than {STREAM_MAX_S:g} s")
+            async for line in _lines(model, response, started):
                 if not line:
                     if data:
                         yield _SseEvent(event, "\n".join(data))
@@ -231,6 +225,25 @@ async def _sse_events(
         raise
     except (httpx.HTTPError, SsrfBlocked, TimeoutError) as exc:
         raise _transport_error(model, url, exc, timeout) from None
+
+
+async def _lines(model: ResolvedModel, response: httpx.Response, started: float) -> AsyncIterator[str]:
+    """The answer's lines (LF or CR LF ended), counting every byte as it comes, so a server
+    sending one endless line or trickling bytes forever is stopped too."""
+    size = 0
+    buffer = b""
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_STREAM_BYTES:
+            raise AIError(f"{model.where}: the streamed answer passed {MAX_STREAM_BYTES / 2**20:g} MB")
+        if time.monotonic() - started > STREAM_MAX_S:
+            raise AIError(f"{model.where}: the streamed answer took longer than {STREAM_MAX_S:g} s")
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            yield line.removesuffix(b"\r").decode("utf-8", "replace")
+    if buffer:
+        yield buffer.removesuffix(b"\r").decode("utf-8", "replace")
 
 
 def _loads(model: ResolvedModel, data: str) -> dict[str, Any]:

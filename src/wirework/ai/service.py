@@ -196,9 +196,19 @@ def _callable(model: ResolvedModel) -> None:
         raise AIError(f"{model.where} is not an LLM; choose an LLM for chat")
 
 
+def _redacted(model: ResolvedModel, exc: AIError) -> AIError:
+    """The error without the model's key, should a server have echoed it."""
+    if model.api_key and len(model.api_key) >= 4 and model.api_key in exc.detail:
+        return AIError(exc.detail.replace(model.api_key, "[the API key]"))
+    return exc
+
+
 async def chat(model: ResolvedModel, request: ChatRequest, *, ssrf: SsrfPolicy) -> ChatResult:
     _callable(model)
-    result: ChatResult = await providers.CHAT[model.provider](model, request, ssrf)
+    try:
+        result: ChatResult = await providers.CHAT[model.provider](model, request, ssrf)
+    except AIError as exc:
+        raise _redacted(model, exc) from None
     return result
 
 
@@ -207,8 +217,11 @@ async def stream_chat(
 ) -> AsyncIterator[StreamEvent]:
     """TextDelta events as the answer comes, then one ChatDone with the whole result."""
     _callable(model)
-    async for event in providers.STREAM[model.provider](model, request, ssrf):
-        yield event
+    try:
+        async for event in providers.STREAM[model.provider](model, request, ssrf):
+            yield event
+    except AIError as exc:
+        raise _redacted(model, exc) from None
 
 
 async def record_usage(
@@ -267,7 +280,10 @@ class RemoteEmbedder:
     async def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
-        vectors = await providers.openai_embed(self.model, texts, self.ssrf)
+        try:
+            vectors = await providers.openai_embed(self.model, texts, self.ssrf)
+        except AIError as exc:
+            raise _redacted(self.model, exc) from None
         if self.dimensions is None:
             self.dimensions = int(vectors.shape[1])
         return vectors
