@@ -28,6 +28,8 @@ interface Props {
   onRename: (name: string) => void;
   onToggleActive: () => void;
   onSettings: () => void;
+  /** Opens "Build with AI" (AIPromptBox). */
+  onBuildWithAI: () => void;
   onVersions: () => void;
   onSave: () => void;
   onExecute: () => void;
@@ -80,6 +82,7 @@ export function EditorBar(props: Props) {
               )}
             </span>
             {workflow?.id && <Link className="btn btn-ghost" to={`/executions?workflow_id=${workflow.id}`}>Executions</Link>}
+            <button className="btn btn-ghost" onClick={props.onBuildWithAI} disabled={readOnly}>Build with AI</button>
             <button className="btn btn-ghost" onClick={props.onSettings}>Settings</button>
             <button className="btn" onClick={props.onVersions}>Versions</button>
             <button className="btn" onClick={props.onSave} disabled={readOnly || busy !== null} title="Save (Ctrl+S)">{busy === "save" ? "Saving…" : "Save"}</button>

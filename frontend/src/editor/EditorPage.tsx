@@ -18,6 +18,7 @@ import type { ExpressionReference, PreviewContext } from "../lib/expressions";
 import { nameProblem, toCanvas, toDefinition, toStickies, type CanvasEdge, type CanvasNode } from "../lib/graph";
 import { Link, navigate } from "../lib/router";
 import { EditorContext, type EditorInfo } from "./context";
+import { AIPromptBox } from "./AIPromptBox";
 import { EditorBar } from "./EditorBar";
 import { NodePanel } from "./NodePanel";
 import { Palette } from "./Palette";
@@ -73,6 +74,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
   /** null: the node list opens by itself only on an empty canvas (it lies over the canvas). */
   const [showPalette, setShowPalette] = useState<boolean | null>(null);
   const [showSettings, setShowSettings] = useState(false);
+  const [showAI, setShowAI] = useState(false);
   const [versionsKey, setVersionsKey] = useState(0);
   const [viewing, setViewing] = useState<{ version: VersionDetail; draft: { nodes: CanvasNode[]; edges: CanvasEdge[] } } | null>(null);
   const [pins, setPins] = useState<Record<string, NodeOutputs>>({});
@@ -432,6 +434,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
           onRename={(name) => void renameWorkflow(name)}
           onToggleActive={() => void toggleActive()}
           onSettings={() => setShowSettings(true)}
+          onBuildWithAI={() => setShowAI(true)}
           onVersions={() => setShowVersions((v) => !v)}
           onSave={() => void save()}
           onExecute={() => void execute()}
@@ -535,6 +538,14 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
           )}
         </div>
       </div>
+      {showAI && (
+        <AIPromptBox workflowId={workflowId} onClose={() => setShowAI(false)} onCreated={(id) => navigate(`/workflows/${id}`)}
+          onLoad={(definition) => {
+            if (dirty && !window.confirm("Replace your unsaved changes with the suggestion?")) return;
+            checkpoint();
+            showDefinition(definition);
+          }} />
+      )}
       {showSettings && workflow && (
         <WorkflowSettings workflow={workflow} settings={settings} onClose={() => setShowSettings(false)}
           onSaved={(updated, next) => {

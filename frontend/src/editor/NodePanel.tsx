@@ -1,10 +1,11 @@
 // The side panel of the selected node: parameters, settings, credentials, its input and output
 // items. Its width is the user's (drag its left edge), remembered in this browser.
 import { useCallback, useState, type PointerEvent as ReactPointerEvent } from "react";
-import type { NodeRun, NodeType } from "../api/types";
+import type { Definition, NodeRun, NodeType } from "../api/types";
 import type { PreviewContext } from "../lib/expressions";
 import type { CanvasNode, NodeData } from "../lib/graph";
 import { useCanvasActions } from "./canvasActions";
+import { ChatPlayground } from "./ChatPlayground";
 import { CredentialPicker } from "./CredentialPicker";
 import { DataView } from "./DataView";
 import { InputFields } from "./InputFields";
@@ -12,7 +13,9 @@ import { ParameterForm } from "./ParameterForm";
 import { SchedulePanel, WebhookPanel } from "./TriggerPanels";
 import type { WebhookTest } from "./useWebhookTest";
 
-type Tab = "parameters" | "settings" | "input" | "output";
+type Tab = "parameters" | "settings" | "input" | "output" | "chat";
+/** Node types whose panel has a chat playground tab. */
+const CHAT_TYPES = new Set(["ai.agent", "ai.chat"]);
 
 interface Props {
   node: CanvasNode;
@@ -33,6 +36,8 @@ interface Props {
   /** The workflow's id when it is active (its triggers are live). */
   activeWorkflowId: string | null;
   webhookTest: WebhookTest;
+  /** What the chat playground of an AI node needs to run the draft (none: read-only). */
+  playground?: { prepare: () => Promise<string | null>; definition: () => Definition; onRun: (executionId: string) => void } | null;
   onClose: () => void;
 }
 
@@ -107,7 +112,7 @@ export function NodePanel(props: Props) {
         {props.onTogglePin && <button className="btn btn-small" onClick={props.onTogglePin}>{props.pinned ? "Unpin output" : "Pin output"}</button>}
       </div>
       <div className="tabs" role="tablist">
-        {(["parameters", "settings", "input", "output"] as Tab[]).map((t) => (
+        {(["parameters", "settings", "input", "output", ...(props.playground && !readOnly && CHAT_TYPES.has(data.type) ? ["chat"] : [])] as Tab[]).map((t) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "on" : ""} onClick={() => setTab(t)}>
             {t[0].toUpperCase() + t.slice(1)}
             {t === "output" && run ? ` (${run.item_count})` : ""}
@@ -144,6 +149,7 @@ export function NodePanel(props: Props) {
         {tab === "settings" && <NodeSettings data={data} readOnly={readOnly} onChange={props.onChange} />}
         {tab === "input" && <DataView key={`in-${node.id}`} label="Input" data={input} executionId={run?.execution_id} />}
         {tab === "output" && <DataView key={`out-${node.id}`} label="Output" data={run?.output_data} executionId={run?.execution_id} />}
+        {tab === "chat" && props.playground && <ChatPlayground nodeId={node.id} {...props.playground} />}
       </div>
     </aside>
   );

@@ -12,6 +12,9 @@ interface Props {
   onClose: () => void;
 }
 
+/** settings.mcp_tool: the active workflow as a tool of the MCP server at /mcp. */
+interface McpTool { name?: string | null; description: string; input_schema: Record<string, unknown>; timeout_s?: number }
+
 const ZONES: string[] = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
 
 export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props) {
@@ -22,6 +25,11 @@ export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props
   const [errorWorkflow, setErrorWorkflow] = useState(settings?.error_workflow_id ?? "");
   const [keepSuccessful, setKeepSuccessful] = useState(String(settings?.retention?.successful_days ?? ""));
   const [keepFailed, setKeepFailed] = useState(String(settings?.retention?.failed_days ?? ""));
+  const mcp = (settings as { mcp_tool?: McpTool | null } | undefined)?.mcp_tool ?? null;
+  const [mcpOn, setMcpOn] = useState(Boolean(mcp));
+  const [mcpName, setMcpName] = useState(mcp?.name ?? "");
+  const [mcpDescription, setMcpDescription] = useState(mcp?.description ?? "");
+  const [mcpSchema, setMcpSchema] = useState(JSON.stringify(mcp?.input_schema ?? { type: "object", properties: {} }, null, 2));
   const [workflows, setWorkflows] = useState<Workflow[]>([]);
   const [error, setError] = useState<ApiError | Error | null>(null);
 
@@ -31,6 +39,15 @@ export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    let inputSchema: Record<string, unknown> = {};
+    if (mcpOn) {
+      try {
+        inputSchema = JSON.parse(mcpSchema);
+      } catch (e) {
+        setError(new Error(`The MCP tool's input schema is not JSON: ${(e as Error).message}`));
+        return;
+      }
+    }
     try {
       const updated = await api.patch<WorkflowDetail>(`workflows/${workflow.id}`, {
         description: description.trim() || null,
@@ -38,7 +55,9 @@ export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props
       });
       const days = (value: string) => (Number(value) >= 1 ? Math.floor(Number(value)) : null);
       const retention = { ...settings?.retention, successful_days: days(keepSuccessful), failed_days: days(keepFailed) };
-      onSaved(updated, { ...settings, timezone, timeout_s: Number(timeout) || 3600, error_workflow_id: errorWorkflow || null, retention });
+      const { mcp_tool: _previous, ...rest } = (settings ?? {}) as NonNullable<Definition["settings"]> & { mcp_tool?: McpTool | null };
+      const tool = mcpOn ? { mcp_tool: { ...mcp, name: mcpName.trim() || null, description: mcpDescription.trim(), input_schema: inputSchema } } : {};
+      onSaved(updated, { ...rest, ...tool, timezone, timeout_s: Number(timeout) || 3600, error_workflow_id: errorWorkflow || null, retention });
     } catch (e) {
       setError(e as Error);
     }
@@ -73,7 +92,23 @@ export function WorkflowSettings({ workflow, settings, onSaved, onClose }: Props
         <Field label="Keep failed runs (days)" hint="Failed and cancelled runs. Empty: the instance's setting.">
           <input aria-label="Keep failed runs" type="number" min={1} value={keepFailed} onChange={(e) => setKeepFailed(e.target.value)} />
         </Field>
-        <p className="muted small">Time zone, time limit, error workflow and how long runs are kept are saved with the next version.</p>
+        <label className="switch-labelled">
+          <input type="checkbox" aria-label="Offer as an MCP tool" checked={mcpOn} onChange={(e) => setMcpOn(e.target.checked)} /> Offer as an MCP tool (at /mcp, while active)
+        </label>
+        {mcpOn && (
+          <>
+            <Field label="Tool name" hint="Letters, digits, '_' and '-'. Empty: the workflow's name.">
+              <input aria-label="Tool name" value={mcpName} onChange={(e) => setMcpName(e.target.value)} />
+            </Field>
+            <Field label="Tool description" hint="What the tool does, for the model that calls it.">
+              <textarea aria-label="Tool description" rows={2} value={mcpDescription} onChange={(e) => setMcpDescription(e.target.value)} />
+            </Field>
+            <Field label="Tool input schema" hint="JSON Schema of the arguments (an object); they become the run's input item.">
+              <textarea aria-label="Tool input schema" rows={5} className="mono" value={mcpSchema} onChange={(e) => setMcpSchema(e.target.value)} />
+            </Field>
+          </>
+        )}
+        <p className="muted small">Time zone, time limit, error workflow, how long runs are kept and the MCP tool are saved with the next version.</p>
         <ErrorBox message={error && !(error instanceof ApiError && error.errors.length) ? errorMessage(error) : null} />
         <div className="form-actions">
           <button type="button" className="btn" onClick={onClose}>Cancel</button>
