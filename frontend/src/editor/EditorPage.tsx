@@ -511,6 +511,7 @@ function Editor({ workflowId: routeWorkflowId, executionId }: Props) {
               defaultTimezone={settings?.timezone ?? "UTC"}
               activeWorkflowId={workflow?.is_active ? workflow.id : null}
               webhookTest={webhookTest}
+              playground={readOnly ? null : { prepare: prepareTestCall, definition: currentDefinition, onRun: showReceived }}
               onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))}
             />
           )}
