@@ -210,6 +210,7 @@ async def test_agent_answers_bad_tool_calls_as_tool_errors_and_is_bounded(
         tool_call("no_such_tool", {}),
         tool_call("lookup", {"order": 42}),  # the schema wants a string
         tool_call("lookup", {"order": "B2"}),
+        tool_call("metadata", {}),
         text("B2 is 'blocked'."),
     )
     lookup = {
@@ -219,19 +220,26 @@ async def test_agent_answers_bad_tool_calls_as_tool_errors_and_is_bounded(
         "url": f"http://127.0.0.1:{free_port()}/orders/{{order}}",  # nothing listens there
         "parameters": {"type": "object", "properties": {"order": {"type": "string"}}, "required": ["order"]},
     }
-    execution = await run_nodes(client, ann, node("agent", "ai.agent", {"tools": [lookup]}))
+    metadata = {  # not on the allow-list (127.0.0.1 is): the SSRF guard refuses it
+        "kind": "http",
+        "name": "metadata",
+        "description": "Reads the cloud's metadata.",
+        "url": "http://169.254.169.254/latest/meta-data/",
+    }
+    execution = await run_nodes(client, ann, node("agent", "ai.agent", {"tools": [lookup, metadata]}))
     assert execution["status"] == "completed", execution
     out = outputs(execution, "agent")["main"][0]
     assert out["text"] == "B2 is 'blocked'."
     errors = [s["tool_calls"][0]["error"] for s in out["steps"]]
-    assert errors[0] == "there is no tool 'no_such_tool'; the tools are: lookup"
+    assert errors[0] == "there is no tool 'no_such_tool'; the tools are: lookup, metadata"
     assert errors[1].startswith("invalid arguments at order: 42 is not of type 'string'")
     assert errors[2].startswith("cannot reach http://127.0.0.1:")
+    assert errors[3].startswith("refused by the SSRF guard") and "169.254.169.254" in errors[3]
     # Each error went back to the model as the tool_result of its tool_use.
     last = llm.chat_requests()[-1].body["messages"]
     results = [b for m in last if m["role"] == "user" for b in m["content"] if isinstance(b, dict)]
     results = [b for b in results if b.get("type") == "tool_result"]
-    assert len(results) == 3 and "no_such_tool" in json.dumps(results[0])
+    assert len(results) == 4 and "no_such_tool" in json.dumps(results[0])
 
     # Iterations are bounded: a model that keeps calling tools fails the node, saying so.
     before = len(llm.chat_requests())
