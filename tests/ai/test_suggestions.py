@@ -151,9 +151,10 @@ async def test_a_sentence_becomes_a_workflow_after_one_repair(
 
 
 async def test_a_change_shows_its_diff_and_applies_as_a_new_version(
-    client: httpx.AsyncClient, llm: FakeLLM
+    client: httpx.AsyncClient, llm: FakeLLM, settings: Settings
 ) -> None:
-    ann = await signup(client, "ann")
+    settings.open_signup = True
+    ann = await signup(client, "ann", org_name="Ann's")
     await with_model(client, ann, llm)
     current = chain(TRIGGER, node("greet", "core.set", {"fields": {"greeting": "Hi"}}, name="Greet"))
     workflow_id = await create(client, ann, current, "Greeter")
@@ -198,9 +199,22 @@ async def test_a_change_shows_its_diff_and_applies_as_a_new_version(
     assert [(e["from"], e["to"]) for e in diff["edges_added"]] == [("greet", "top")]
     assert diff["edges_removed"] == []
 
-    applied = await client.post(f"{BASE}/{made.json()['id']}/apply", headers=ann.headers)
+    # Another organization sees nothing of it and cannot apply it.
+    olga = await signup(client, "olga", org_name="Other")
+    suggestion = made.json()["id"]
+    assert (await client.get(BASE, headers=olga.headers)).json()["items"] == []
+    for method, path, body in (
+        ("GET", f"{BASE}/{suggestion}", None),
+        ("POST", f"{BASE}/{suggestion}/apply", {}),
+        ("POST", f"{BASE}/{suggestion}/feedback", {"feedback": "negative"}),
+    ):
+        response = await client.request(method, path, json=body, headers=olga.headers)
+        assert response.status_code == 404, (method, path, response.text)
+
+    applied = await client.post(f"{BASE}/{suggestion}/apply", headers=ann.headers)
     assert applied.status_code == 200, applied.text
     assert applied.json()["applied_workflow_id"] == workflow_id
+    assert applied.json()["feedback"] is None
     workflow = (await client.get(f"/api/v1/workflows/{workflow_id}", headers=ann.headers)).json()
     assert workflow["version"] == 2
     assert workflow["definition"]["nodes"][1]["parameters"] == {"fields": {"greeting": "Hello"}}
