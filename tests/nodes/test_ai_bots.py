@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.bots.conftest import make_bot, say
 from tests.nodes import test_ai_nodes as shared
-from tests.support.accounts import Account
+from tests.support.accounts import Account, signup
 from tests.support.llm_server import FakeLLM, text, tool_call
 from tests.support.workflows import TRIGGER, chain, create, node, outputs, run
 from wirework.ai.models import AIUsage
@@ -177,3 +177,16 @@ async def test_kb_ingest_and_kb_search_nodes(
     async with db.session() as session:
         assert list((await session.execute(select(AIUsage))).scalars()) == []
     assert uuid.UUID(documents[0]["id"])
+
+    # Another organization reaches neither this knowledge base nor this workflow from its own.
+    bob = await signup(client, "bob")
+    await add_model(db, bob, "gpt", llm.openai_url, default=True)
+    theirs = chain(TRIGGER, node("s", "kb.search", {"collections": [collection.json()["id"]]}))
+    refused = await run(client, bob, await create(client, bob, theirs), [{"text": "parcels"}])
+    assert refused["status"] == "failed" and "not found" in json.dumps(refused["nodes"])
+    llm.reply(tool_call("ann_search", {}), text("I cannot."))
+    tool = {"kind": "workflow", "name": "ann_search", "description": "Ann's.", "workflow_id": search}
+    agent = chain(TRIGGER, node("a", "ai.agent", {"tools": [tool]}))
+    answered = await run(client, bob, await create(client, bob, agent), [{"text": "use it"}])
+    (step,) = outputs(answered, "a")["main"][0]["steps"]
+    assert step["tool_calls"][0]["error"] == f"workflow {search} not found in this organization"

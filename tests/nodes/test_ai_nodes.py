@@ -27,7 +27,11 @@ from wirework.settings import Settings
 def settings(tmp_path: Path) -> Settings:
     # The fake model server and the HTTP tool's target listen on 127.0.0.1.
     return Settings(
-        env="test", data_dir=tmp_path, secret_key="test-secret-key-" + "x" * 32, http_allow_hosts="127.0.0.1"
+        env="test",
+        data_dir=tmp_path,
+        secret_key="test-secret-key-" + "x" * 32,
+        http_allow_hosts="127.0.0.1",
+        open_signup=True,  # a second person signs up into an organization of their own
     )
 
 
