@@ -18,6 +18,7 @@ import { BotsPage } from "./pages/BotsPage";
 import { BotPage } from "./pages/BotPage";
 import { ConversationPage, ConversationsPage } from "./pages/ConversationsPage";
 import { AIModelsPage } from "./pages/AIModelsPage";
+import { KnowledgeCollectionPage, KnowledgePage } from "./pages/KnowledgePage";
 import { applyTheme, currentTheme } from "./lib/theme";
 
 applyTheme(currentTheme()); // before the first paint, so a dark page does not flash light
@@ -76,7 +77,10 @@ function Routes() {
     page = <BotPage key={`${params.id}-${orgVersion}`} botId={params.id} />;
   } else if ((params = matchPath("/conversations/:id", path))) {
     page = <ConversationPage key={`${params.id}-${orgVersion}`} sessionId={params.id} />;
+  } else if ((params = matchPath("/knowledge/:id", path))) {
+    page = <KnowledgeCollectionPage key={`${params.id}-${orgVersion}`} collectionId={params.id} />;
   } else if (path === "/bots") page = <BotsPage key={orgVersion} />;
+  else if (path === "/knowledge") page = <KnowledgePage key={orgVersion} />;
   else if (path === "/conversations") page = <ConversationsPage key={orgVersion} />;
   else if (path === "/executions") page = <ExecutionsPage key={orgVersion} />;
   else if (path === "/credentials") page = <CredentialsPage key={orgVersion} />;

@@ -18,6 +18,7 @@ const NAV = [
   { to: "/bots", label: "Bots", icon: "☻" },
   { to: "/conversations", label: "Conversations", icon: "✉" },
   { to: "/ai-models", label: "AI models", icon: "✦" },
+  { to: "/knowledge", label: "Knowledge", icon: "❖" },
   { to: "/credentials", label: "Credentials", icon: "✱" },
   { to: "/variables", label: "Variables", icon: "$" },
   { to: "/api-keys", label: "API keys", icon: "⚷" },

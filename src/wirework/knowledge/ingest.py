@@ -29,13 +29,13 @@ from typing import Any, cast
 
 import numpy as np
 import structlog
-from sqlalchemy import Connection, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select, update
 
 from wirework.db.engine import Database
 from wirework.db.health import is_disconnect
 from wirework.db.types import utcnow
 from wirework.knowledge.models import ChunkKind, DocumentStatus, KBChunk, KBCollection, KBDocument
-from wirework.knowledge.vectors import Embedder, Matrix, embedder_of, normalised, to_bytes
+from wirework.knowledge.vectors import MAX_CHUNKS, Embedder, Matrix, embedder_of, normalised, to_bytes
 from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 
@@ -298,6 +298,20 @@ def _swap(
         raise IngestFailed(f"{document.name}: its knowledge base was deleted")
     if held != dims:
         raise IngestFailed(f"{document.name}: vectors of {dims} dimensions, the knowledge base's have {held}")
+    others = connection.execute(
+        select(func.count())
+        .select_from(_CHUNKS)
+        .where(
+            _CHUNKS.c.collection_id == collection.id,
+            _CHUNKS.c.kind == ChunkKind.chunk,
+            _CHUNKS.c.document_id != document.id,
+        )
+    ).scalar_one()
+    if others + len(plan.chunks) > MAX_CHUNKS:
+        raise IngestFailed(
+            f"{document.name}: its {len(plan.chunks):,} chunks would take the knowledge base past "
+            f"{MAX_CHUNKS:,} chunks (it has {others:,}); split it into several knowledge bases"
+        )
     connection.execute(
         delete(_CHUNKS).where(_CHUNKS.c.document_id == document.id, _CHUNKS.c.parent_id.is_not(None))
     )

@@ -11,6 +11,7 @@ finds more, not nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections import defaultdict
@@ -150,23 +151,28 @@ async def search(
         allowed = await _allowed_documents(session, wanted, checked) if checked else None
         if allowed is not None and not allowed:
             return []
-        text_ranked: list[tuple[int, float]] = []
-        if mode in ("hybrid", "text"):
-            text_ranked = await text_search(session, db.dialect, wanted, query, candidates, allowed)
-    vector_ranked: list[tuple[int, float]] = []
-    if mode in ("hybrid", "vector"):
-        vector_ranked = await vector_search(db, vault, collections, query, candidates, allowed, ssrf=ssrf)
 
-    vector_scores = dict(vector_ranked)
-    text_scores = dict(text_ranked)
-    if mode == "vector":
-        order = vector_ranked
-    elif mode == "text":
-        order = text_ranked
-    else:
-        order = fuse([vector_ranked, text_ranked])
-    fused = dict(order) if mode == "hybrid" else {}
-    async with db.session() as session:
+        async def by_words() -> list[tuple[int, float]]:
+            if mode == "vector":
+                return []
+            return await text_search(session, db.dialect, wanted, query, candidates, allowed)
+
+        async def by_meaning() -> list[tuple[int, float]]:
+            if mode == "text":
+                return []
+            return await vector_search(db, vault, collections, query, candidates, allowed, ssrf=ssrf)
+
+        # The query's embedding (a thread) and the full-text query (the database) at once.
+        text_ranked, vector_ranked = await asyncio.gather(by_words(), by_meaning())
+        vector_scores = dict(vector_ranked)
+        text_scores = dict(text_ranked)
+        if mode == "vector":
+            order = vector_ranked
+        elif mode == "text":
+            order = text_ranked
+        else:
+            order = fuse([vector_ranked, text_ranked])
+        fused = dict(order) if mode == "hybrid" else {}
         return await _hits(session, order, limit, mode, vector_scores, text_scores, fused)
 
 
@@ -296,11 +302,16 @@ async def _hits(
     """The ranked chunks as hits: a parent's text for chunks that have one, each parent once."""
     if not order:
         return []
-    ids = [chunk_id for chunk_id, _ in order]
-    rows = {
-        chunk.id: chunk
-        for chunk in (await session.execute(select(KBChunk).where(KBChunk.id.in_(ids)))).scalars()
-    }
+    ids = [chunk_id for chunk_id, _ in order[: max(limit * 4, 20)]]
+    columns = (
+        KBChunk.id,
+        KBChunk.document_id,
+        KBChunk.collection_id,
+        KBChunk.parent_id,
+        KBChunk.content,
+        KBChunk.meta,
+    )
+    rows = {row.id: row for row in await session.execute(select(*columns).where(KBChunk.id.in_(ids)))}
     parent_ids = {c.parent_id for c in rows.values() if c.parent_id is not None}
     parents: dict[int, str] = {}
     if parent_ids:

@@ -4,15 +4,16 @@ its chunk vectors that vector search scans.
 pgvector is not available here and this Python's sqlite3 cannot load extensions, so vectors
 are stored as float32 bytes in `kb_chunks.embedding` on every database and searched in
 process: exact cosine with numpy (the rows are L2-normalised, so a dot product) over a matrix
-loaded once per (collection, index_version), kept in an LRU bounded in bytes. Past
-`ANN_THRESHOLD` chunks a usearch HNSW index is built beside the matrix (docs/decisions/0013
-has the figures that set the threshold).
+loaded once per (collection, index_version), kept in an LRU bounded in bytes. There is no
+approximate index: docs/decisions/0013 has the figures (exact search of 100k chunks takes
+tens of milliseconds here; a usearch HNSW index of 100k vectors did not finish building in
+8 minutes on this 2-core machine). A collection holds at most `MAX_CHUNKS` searched chunks,
+which bounds the scan.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -30,8 +31,8 @@ from wirework.security.vault import Vault
 CACHE_MAX_BYTES = 768 * 1024 * 1024
 """Vectors kept in memory per process, all collections together (100k chunks of 384
 dimensions take 154 MB)."""
-ANN_THRESHOLD = 400_000
-"""Chunks in a collection past which vector search uses an approximate (usearch) index."""
+MAX_CHUNKS = 1_000_000
+"""Searched chunks per collection (1.5 GB of vectors at 384 dimensions): ingestion refuses more."""
 LOAD_BATCH = 5_000
 
 Matrix = npt.NDArray[np.float32]
@@ -98,12 +99,11 @@ class CollectionVectors:
     documents: npt.NDArray[np.int32]  # index into document_ids
     document_ids: list[uuid.UUID]
     matrix: Matrix
-    ann: Any = None  # a usearch Index past ANN_THRESHOLD
     _document_index: dict[uuid.UUID, int] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        return int(self.matrix.nbytes + self.ids.nbytes + self.documents.nbytes) * (2 if self.ann else 1)
+        return int(self.matrix.nbytes + self.ids.nbytes + self.documents.nbytes)
 
     def mask_of(self, allowed: set[uuid.UUID] | None) -> npt.NDArray[np.bool_] | None:
         if allowed is None:
@@ -119,12 +119,6 @@ class CollectionVectors:
         """The k chunks nearest to `query` (a unit vector): (chunk id, cosine similarity)."""
         if len(self.ids) == 0 or k <= 0:
             return []
-        if self.ann is not None and allowed is None:
-            matches = self.ann.search(query.reshape(-1), min(k, len(self.ids)))
-            return [
-                (int(key), float(1.0 - distance))
-                for key, distance in zip(matches.keys, matches.distances, strict=True)
-            ]
         scores = self.matrix @ query.reshape(-1)
         mask = self.mask_of(allowed)
         if mask is not None:
@@ -142,7 +136,6 @@ class VectorCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[uuid.UUID, CollectionVectors] = OrderedDict()
         self._loading: dict[uuid.UUID, asyncio.Lock] = {}
-        self._guard = threading.Lock()
 
     @property
     def nbytes(self) -> int:
@@ -162,8 +155,6 @@ class VectorCache:
             if entry is not None and entry.version == version:
                 return entry
             entry = await load_vectors(db, collection_id, version)
-            if entry.ann is None and len(entry.ids) >= ANN_THRESHOLD:
-                entry.ann = await asyncio.to_thread(build_ann, entry)
             self._entries.pop(collection_id, None)
             self._entries[collection_id] = entry
             while len(self._entries) > 1 and self.nbytes > self.max_bytes:
@@ -225,15 +216,6 @@ async def load_vectors(db: Database, collection_id: uuid.UUID, version: int) -> 
         matrix=matrix,
         _document_index=index,
     )
-
-
-def build_ann(entry: CollectionVectors) -> Any:
-    """An HNSW index (usearch, cosine) over the collection's vectors."""
-    from usearch.index import Index
-
-    ann = Index(ndim=entry.matrix.shape[1], metric="cos", dtype="f32")
-    ann.add(entry.ids, entry.matrix)
-    return ann
 
 
 CACHE = VectorCache()
