@@ -226,7 +226,8 @@ async def test_what_never_validates_is_a_422_and_nothing_is_stored(
     ann = await signup(client, "ann")
     await with_model(client, ann, llm)
     bad = {"nodes": [{"id": "a", "name": "A", "type": "core.nope", "parameters": {}}], "edges": []}
-    llm.reply(text("I would build a workflow that greets people."), answer(bad), answer(bad))
+    nul = '{"nodes": [{"id": "a", "name": "A\\u0000", "type": "core.set", "parameters": {}}], "edges": []}'
+    llm.reply(text("I would build a workflow that greets people."), text(nul), answer(bad))
     refused = await client.post(BASE, json={"prompt": "Greet people"}, headers=ann.headers)
     assert refused.status_code == 422, refused.text
     problem = refused.json()
@@ -234,6 +235,7 @@ async def test_what_never_validates_is_a_422_and_nothing_is_stored(
     assert problem["errors"][0]["node_id"] == "a"
     assert len(llm.chat_requests()) == 3
     assert "not JSON" in llm.chat_requests()[1].body["messages"][-1]["content"]
+    assert "NUL character" in llm.chat_requests()[2].body["messages"][-1]["content"]
     async with db.session() as session:
         stored = (await session.execute(select(func.count()).select_from(AIWorkflowSuggestion))).scalar_one()
     assert stored == 0

@@ -30,7 +30,8 @@ from wirework.db.scoping import get_scoped
 from wirework.db.types import utcnow
 from wirework.engine.errors import DefinitionError, DefinitionInvalid
 from wirework.engine.nodes import Node, NodeRegistry
-from wirework.errors import Conflict, ValidationFailed
+from wirework.errors import BadRequest, Conflict, ValidationFailed
+from wirework.security.bodies import parse_json
 from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 from wirework.triggers import service as triggers
@@ -190,10 +191,11 @@ def parse_answer(text: str) -> dict[str, Any]:
     if body.startswith("```"):  # a fenced block despite the JSON mode
         body = body.strip("`")
         body = body[body.find("{") :] if "{" in body else body
-    try:
-        value = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"the answer is not JSON ({exc.msg} at character {exc.pos})") from None
+    try:  # strict: no NaN, no NUL or lone surrogates (no database stores them), bounded depth
+        value = parse_json(body.encode("utf-8", "surrogatepass"))
+    except BadRequest as exc:
+        reason = exc.errors[0]["msg"] if exc.errors else exc.detail
+        raise ValueError(f"the answer is not JSON a database can store: {reason}") from None
     if isinstance(value, dict) and isinstance(value.get("definition"), dict):
         value = value["definition"]
     if not isinstance(value, dict) or not isinstance(value.get("nodes"), list):

@@ -10,7 +10,6 @@ client brings its own HTTP stack, which the guard cannot sit under: docs/decisio
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -21,6 +20,8 @@ from wirework import __version__
 from wirework.engine.errors import NodeError, ParameterError
 from wirework.engine.items import Items, NodeOutputs
 from wirework.engine.nodes import CredentialSlot, Node, NodeContext, NodeParameters
+from wirework.errors import BadRequest
+from wirework.security.bodies import parse_json
 from wirework.security.ssrf import SsrfBlocked, SsrfPolicy, guarded_client
 
 CATEGORY: Final = "AI"
@@ -174,11 +175,15 @@ def _snippet(body: bytes) -> str:
 
 
 def _loads(data: bytes | str) -> Any:
+    """Strict JSON (no NaN, NUL or lone surrogates, bounded depth and size), as the API reads it."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     try:
-        return json.loads(data)
-    except ValueError:
-        shown = _snippet(data if isinstance(data, bytes) else data.encode())
-        raise McpError(f"The MCP server's answer is not JSON: {shown}") from None
+        return parse_json(raw)
+    except BadRequest as exc:
+        reason = exc.errors[0]["msg"] if exc.errors else exc.detail
+        raise McpError(
+            f"The MCP server's answer is not JSON we can use ({reason}): {_snippet(raw)}"
+        ) from None
 
 
 def _matching(value: Any, request_id: int) -> dict[str, Any] | None:
