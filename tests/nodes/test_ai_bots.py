@@ -6,6 +6,7 @@ kb.search through the knowledge service with the local embedding model."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from typing import Any
@@ -156,6 +157,24 @@ async def test_kb_ingest_and_kb_search_nodes(
                 break
             await asyncio.sleep(0.05)
         assert state["status"] == "indexed", state
+
+    # A file from an earlier node (base64, as HTTP request gives it) becomes a document too.
+    upload = chain(
+        TRIGGER, node("in", "kb.ingest", {"collection": "faq", "source": "binary", "binary_field": "file"})
+    )
+    note = base64.b64encode(b"Gift cards never expire.").decode()
+    files = await run(
+        client,
+        ann,
+        await create(client, ann, upload),
+        [{"file": {"data": note, "mime_type": "text/plain", "file_name": "gift.txt"}}, {"file": "%%%"}],
+    )
+    assert files["status"] == "failed"
+    assert "field 'file' is not valid base64" in json.dumps(files["nodes"])
+    gift = await run(
+        client, ann, await create(client, ann, upload), [{"file": {"data": note, "file_name": "gift.txt"}}]
+    )
+    assert outputs(gift, "in")["main"][0]["document"]["name"] == "gift.txt"
 
     search = await create(
         client,

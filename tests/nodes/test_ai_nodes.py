@@ -258,22 +258,7 @@ async def test_agent_answers_bad_tool_calls_as_tool_errors_and_is_bounded(
     assert len(llm.chat_requests()) == before + 3
 
 
-async def test_a_model_that_is_down_or_missing_is_a_clear_node_error(
-    client: httpx.AsyncClient, ann: Account, db: Database
-) -> None:
-    none = await run_nodes(client, ann, node("a", "ai.chat", {}))
-    assert "no LLM configured" in failed(none, "a")
-    down = f"http://127.0.0.1:{free_port()}/v1"
-    await add_model(db, ann, "gone", down, default=True)
-    execution = await run_nodes(client, ann, node("a", "ai.chat", {}))
-    error = failed(execution, "a")
-    assert "cannot reach" in error and down in error, error
-    unknown = await run_nodes(client, ann, node("a", "ai.chat", {"model": "nope"}))
-    assert "nope" in failed(unknown, "a")
-    assert await usage_rows(db) == []
-
-
-async def test_classify_routes_each_item_to_its_category(
+async def test_classify_routes_extract_repairs_and_summarize_maps_then_reduces(
     client: httpx.AsyncClient, ann: Account, db: Database, llm: FakeLLM
 ) -> None:
     await add_model(db, ann, "gpt", llm.openai_url, default=True)
@@ -312,11 +297,8 @@ async def test_classify_routes_each_item_to_its_category(
     )
     assert '\'{"category": "weather"}\', which is none of the categories' in failed(strict, "c")
 
-
-async def test_extract_validates_and_repairs_once_and_summarize_maps_then_reduces(
-    client: httpx.AsyncClient, ann: Account, db: Database, llm: FakeLLM
-) -> None:
-    await add_model(db, ann, "gpt", llm.openai_url, default=True)
+    # ai.extract: the answer is validated against the schema, and a wrong one sent back once.
+    before = len(llm.chat_requests())
     schema = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
@@ -327,7 +309,7 @@ async def test_extract_validates_and_repairs_once_and_summarize_maps_then_reduce
     execution = await run_nodes(client, ann, extract, items=[{"text": "Ann is 34."}])
     out = outputs(execution, "x")["main"][0]
     assert out["data"] == {"name": "Ann", "age": 34} and out["attempts"] == 2
-    first, repair = llm.chat_requests()
+    first, repair = llm.chat_requests()[before:]
     assert first.body["response_format"]["json_schema"]["schema"] == schema
     assert "'age' is a required property" in repair.body["messages"][-1]["content"]
 
@@ -370,9 +352,21 @@ async def test_extract_validates_and_repairs_once_and_summarize_maps_then_reduce
     assert "at most 2 (max_pieces)" in failed(too_long, "s")
 
 
-async def test_embed_with_the_local_model_and_a_remote_one(
+async def test_a_model_down_or_missing_is_a_clear_error_and_embed_works_locally_and_remotely(
     client: httpx.AsyncClient, ann: Account, db: Database, llm: FakeLLM
 ) -> None:
+    none = await run_nodes(client, ann, node("a", "ai.chat", {}))
+    assert "no LLM configured" in failed(none, "a")
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    await add_model(db, ann, "gone", down, default=True)
+    execution = await run_nodes(client, ann, node("a", "ai.chat", {}))
+    error = failed(execution, "a")
+    assert "cannot reach" in error and down in error, error
+    unknown = await run_nodes(client, ann, node("a", "ai.chat", {"model": "nope"}))
+    assert "nope" in failed(unknown, "a")
+    assert await usage_rows(db) == []
+
+    # ai.embed: the local model by default, or a remote OpenAI-compatible one.
     await add_model(db, ann, "remote", llm.openai_url, model_id="fake-embed", type_=ModelType.embedding)
     execution = await run_nodes(
         client,
