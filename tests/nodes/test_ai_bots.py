@@ -17,7 +17,7 @@ from sqlalchemy import select
 from tests.bots.conftest import make_bot, say
 from tests.nodes import test_ai_nodes as shared
 from tests.support.accounts import Account, signup
-from tests.support.llm_server import FakeLLM, text, tool_call
+from tests.support.llm_server import FakeLLM, broken, text, tool_call
 from tests.support.workflows import TRIGGER, chain, create, node, outputs, run
 from wirework.ai.models import AIUsage
 from wirework.db.engine import Database
@@ -128,6 +128,24 @@ async def test_ai_chat_streams_partial_text_to_the_conversations_listener(
     assert [m["content"] for m in messages] == [answer]
     assert kinds.index("message") > max(i for i, k in enumerate(kinds) if k == "partial")
     assert llm.chat_requests()[0].body["stream"] is True
+
+    # A stream that breaks off: the text shown is taken back (an empty partial), nothing is stored.
+    llm.reply(broken("This answer breaks"))
+    events = []
+    async with client.stream(
+        "POST",
+        f"/api/v1/bots/{setup.id}/messages",
+        json={"text": "Again", "wait_s": 10},
+        headers={**ann.headers, "Accept": "text/event-stream"},
+    ) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((str(kind), json.loads(line[6:])))
+    partials = [data["text"] for k, data in events if k == "partial"]
+    assert partials[0] and partials[-1] == "", events
+    assert [k for k, _ in events if k == "message"] == []
 
 
 async def test_kb_ingest_and_kb_search_nodes(

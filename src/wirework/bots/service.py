@@ -195,7 +195,8 @@ def _publish(session_id: uuid.UUID, message: dict[str, Any]) -> None:
 def publish_partial(session_id: uuid.UUID, stream_id: str, text: str) -> bool:
     """Push the text of an answer still being written (all of it so far) to this process's
     listeners of the conversation; the whole answer is stored and sent later as a message.
-    Listeners of other processes see only that message. False when nobody here listens."""
+    Listeners of other processes see only that message. Empty text: the answer failed, drop
+    what was shown of it. False when nobody here listens."""
     if session_id not in _listeners:
         return False
     _publish(session_id, {"type": "partial", "partial": {"id": stream_id, "text": text}})

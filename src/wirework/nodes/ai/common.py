@@ -159,7 +159,8 @@ class AIRun:
         session_id: uuid.UUID | None,
         on_text: Callable[[str], object],
     ) -> ChatResult:
-        """Stream the answer, calling `on_text` with all the text so far (throttled, and at the end)."""
+        """Stream the answer, calling `on_text` with all the text so far (throttled, and at the end;
+        with "" when the stream fails after some text was shown)."""
         from wirework.ai import service as ai
 
         text, shown, last, result = "", "", 0.0, None
@@ -174,8 +175,12 @@ class AIRun:
                 elif isinstance(event, ChatDone):
                     result = event.result
         except WireworkError as exc:
+            if shown:
+                on_text("")  # the listeners drop the text shown so far: no answer is coming
             raise node_error(exc) from None
         if result is None:
+            if shown:
+                on_text("")
             raise NodeError(f"the model server's stream for {model.name!r} ended without its last event")
         if (result.text or text) != shown:
             on_text(result.text or text)

@@ -174,7 +174,9 @@
         } else if (data.type === "partial") {
           // An AI answer being written: its growing text (all so far), shown until the message comes.
           var growing = partials[data.partial.id];
-          if (growing) growing.firstChild.textContent = data.partial.text;
+          if (!data.partial.text) {  // the answer failed: take back what was shown of it
+            if (growing) { growing.remove(); delete partials[data.partial.id]; }
+          } else if (growing) growing.firstChild.textContent = data.partial.text;
           else {
             partials[data.partial.id] = growing = addMessage({ role: "assistant", content: data.partial.text });
             growing.classList.add("ww-partial");
