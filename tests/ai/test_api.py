@@ -229,6 +229,17 @@ REFUSED: list[tuple[dict[str, Any], int, str]] = [
         "less than or equal",
     ),
     ({"provider": "openai", "model_id": "m", "configuration": {"base_url": "ftp://x"}}, 422, "http://"),
+    ({"provider": "openai", "model_id": "m", "configuration": {"max_tokens": True}}, 422, "valid integer"),
+    ({"provider": "openai", "model_id": "m", "configuration": {"temperature": "1"}}, 422, "valid number"),
+    (
+        {
+            "provider": "openai",
+            "model_id": "m",
+            "configuration": {"base_url": "https://u:sk-1@api.example.com/v1"},
+        },
+        422,
+        "put the key in a credential",
+    ),
     (
         {"provider": "openai", "model_id": "m", "configuration": {"base_url": "http://169.254.169.254/v1"}},
         422,

@@ -28,14 +28,21 @@ class ModelSettings(BaseModel):
         "(Ollama); Anthropic: https://api.anthropic.com. Empty: the provider's own.",
     )
     temperature: float | None = Field(
-        None, ge=0, le=2, description="Sampling temperature (Anthropic: at most 1)."
+        None, strict=True, ge=0, le=2, description="Sampling temperature (Anthropic: at most 1)."
     )
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="Longest answer, in tokens.")
+    max_tokens: int | None = Field(
+        None, strict=True, ge=1, le=1_000_000, description="Longest answer, in tokens."
+    )
     timeout_s: float | None = Field(
-        None, gt=0, le=600, description="Seconds to wait for an answer (between streamed events). Default 60."
+        None,
+        strict=True,
+        gt=0,
+        le=600,
+        description="Seconds to wait for an answer (between streamed events). Default 60.",
     )
     dimensions: int | None = Field(
         None,
+        strict=True,
         ge=1,
         le=16_384,
         description="Embedding models: the size of the vectors; every answer is checked.",
@@ -51,9 +58,13 @@ class ModelSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is not None and not value.lower().startswith(("http://", "https://")):
+        if value is None:
+            return value
+        if not value.lower().startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if value else value
+        if "@" in value.split("/", 3)[2]:
+            raise ValueError("must not hold a user name or password: put the key in a credential")
+        return value.rstrip("/")
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
