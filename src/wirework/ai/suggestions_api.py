@@ -104,7 +104,10 @@ async def _own(session: SessionDep, suggestion_id: uuid.UUID, org_id: uuid.UUID,
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=SuggestionOut, responses=problem_responses(502)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SuggestionOut,
+    responses=problem_responses(409, 502),
 )
 async def create_suggestion(
     body: SuggestionCreate,
@@ -115,7 +118,8 @@ async def create_suggestion(
 ) -> SuggestionOut:
     """Ask the model for a workflow definition; it is validated as a save is and sent back to the
     model with its errors (at most 3 calls). 422 with the last errors if it never validates
-    (nothing is stored); 502 if the model cannot be reached or answers nonsense."""
+    (nothing is stored); 409 if the organization has no LLM; 502 if the model cannot be reached
+    or answers nonsense."""
     require_role(principal, OrgRole.member)
     vault: Vault = request.app.state.vault
     ssrf: SsrfPolicy = request.app.state.platform.ssrf_policy
