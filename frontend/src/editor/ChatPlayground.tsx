@@ -117,7 +117,7 @@ export function ChatPlayground({ nodeId, prepare, definition, onRun }: Props) {
             {turn.steps?.map((step) => step.tool_calls.map((call) => (
               <details key={call.id} className="small" data-testid="playground-step">
                 <summary>
-                  {call.error ? "⚠ " : "🔧 "}{call.name}({short(call.arguments)})
+                  {call.error ? "Tool error: " : "Tool: "}{call.name}({short(call.arguments)})
                 </summary>
                 <div className="muted">{call.error ? `error: ${call.error}` : short(call.result)}</div>
               </details>
