@@ -1,0 +1,382 @@
+"""Red team of the AI and knowledge-base surfaces (/api/v1/ai, /api/v1/kb, /mcp, AI nodes).
+
+Each test reproduces one finding of /tmp/redteam/findings.md and is marked
+`xfail(strict=True)`: it passes while the finding stands and fails once it is fixed (then drop
+the mark). Every test takes well under 3 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import struct
+import zipfile
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.accounts import Account, signup
+from tests.support.llm_server import FakeLLM, fake_llm, text
+from tests.support.workflows import TRIGGER, chain, create, node
+from wirework.ai.agent import AgentLimits, run_agent
+from wirework.ai.llm import ChatRequest, ChatResult, Message, ToolCall, Usage
+from wirework.app import create_app
+from wirework.db.engine import Database
+from wirework.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # The fake model server listens on loopback, allowed as the other AI tests do.
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        secret_key="test-secret-key-" + "x" * 32,
+        http_allow_hosts="127.0.0.1",
+        open_signup=True,
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's client, answering an unhandled exception as the 500 a real server sends
+    (the default ASGI transport re-raises it in the test instead)."""
+    app = create_app(settings, db=db)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://wirework.test") as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def server() -> AsyncIterator[FakeLLM]:
+    async with fake_llm() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm(server: FakeLLM) -> FakeLLM:
+    server.requests.clear()
+    server.replies.clear()
+    server.embedding_replies.clear()
+    server.api_key = None
+    return server
+
+
+async def collection(client: httpx.AsyncClient, who: Account) -> str:
+    made = await client.post("/api/v1/kb/collections", json={"name": "Docs"}, headers=who.headers)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def api_key(client: httpx.AsyncClient, who: Account, scopes: list[str]) -> dict[str, str]:
+    made = await client.post("/api/v1/api-keys", json={"name": "k", "scopes": scopes}, headers=who.headers)
+    assert made.status_code == 201, made.text
+    return {"Authorization": f"Bearer {made.json()['key']}"}
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 1: a docx of a few KB unpacks to ~200 MB of XML that python-docx parses whole.
+
+
+def _deflated(data: bytes) -> tuple[bytes, int, int]:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(), zlib.crc32(data), len(data)
+
+
+def _deflated_repeat(prefix: bytes, chunk: bytes, times: int, suffix: bytes) -> tuple[bytes, int, int]:
+    """prefix + chunk * times + suffix, deflated without compressing it all: after a full flush
+    the compressor starts afresh, so every chunk deflates to the same bytes."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.compress(suffix) + compressor.flush()
+    crc = zlib.crc32(prefix)
+    for _ in range(times):
+        crc = zlib.crc32(chunk, crc)
+    crc = zlib.crc32(suffix, crc)
+    return head + block * times + tail, crc, len(prefix) + len(chunk) * times + len(suffix)
+
+
+def _zip(members: list[tuple[str, tuple[bytes, int, int]]]) -> bytes:
+    """A valid zip (deflate, CRCs right) of already deflated members."""
+    out, central = b"", b""
+    for name, (compressed, crc, size) in members:
+        raw = name.encode()
+        local = struct.pack(
+            "<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(compressed), size, len(raw), 0
+        )
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(compressed), size, len(raw), 0, 0, 0, 0, 0, len(out),
+        ) + raw  # fmt: skip
+        out += local + raw + compressed
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(out), 0)
+    return out + central + end
+
+
+DOCX_TYPES = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/'
+    b'2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+    b'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override '
+    b'PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    b'wordprocessingml.document.main+xml"/></Types>'
+)
+DOCX_RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+    b'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+    b'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>'
+)
+
+
+def docx_bomb(paragraphs_100k: int) -> bytes:
+    """A .docx whose document.xml is `paragraphs_100k` x 100,000 empty paragraphs (600 KB each)."""
+    document = _deflated_repeat(
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>',
+        b"<w:p/>" * 100_000,
+        paragraphs_100k,
+        b"</w:body></w:document>",
+    )
+    return _zip(
+        [
+            ("[Content_Types].xml", _deflated(DOCX_TYPES)),
+            ("_rels/.rels", _deflated(DOCX_RELS)),
+            ("word/document.xml", document),
+        ]
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="finding 1")
+def test_docx_bomb_is_refused_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """33 million empty paragraphs: 199 MB of XML (under MAX_DOCX_UNCOMPRESSED, 200 MB) from a
+    ~290 KB upload. Measured: 44 KB (30 MB of XML) took 120 s and 1.2 GB of memory before the
+    deadline stopped it; 199 MB would take ~8 GB. The parse is stubbed here to keep the test
+    fast; it shows the bomb reaches the parser."""
+    import docx
+
+    from wirework.knowledge.extract import ExtractionError, extract_text
+
+    bomb = docx_bomb(330)  # 198 MB of XML
+    assert len(bomb) < 400_000
+    with zipfile.ZipFile(io.BytesIO(bomb)) as archive:  # a well-formed zip
+        assert sum(m.file_size for m in archive.infolist()) < 200 * 1024 * 1024
+
+    def parsed(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("REACHED-THE-XML-PARSER")
+
+    monkeypatch.setattr(docx, "Document", parsed)
+    with pytest.raises(ExtractionError) as refused:
+        extract_text(bomb, filename="bomb.docx")
+    assert "REACHED-THE-XML-PARSER" not in str(refused.value)
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 2: an API key with only ai scopes reads any workflow's definition through a suggestion.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 2")
+async def test_ai_scoped_key_cannot_read_workflow_definitions(
+    client: httpx.AsyncClient, llm: FakeLLM
+) -> None:
+    ann = await signup(client, "ann")
+    secret = "internal-token-9f8e7d"
+    workflow_id = await create(
+        client, ann, chain(TRIGGER, node("set", "core.set", {"fields": {"token": secret}})), "Payroll"
+    )
+    ai_only = await api_key(client, ann, ["ai:read", "ai:write"])
+    # The key cannot read the workflow itself...
+    denied = await client.get(f"/api/v1/workflows/{workflow_id}", headers=ai_only)
+    assert denied.status_code == 403, denied.text
+    # ...but it can add a model pointing at a server it controls, and ask for a "change".
+    made = await client.post(
+        "/api/v1/ai/models",
+        json={
+            "name": "Mine",
+            "provider": "openai",
+            "model_id": "x",
+            "configuration": {"base_url": llm.openai_url},
+        },
+        headers=ai_only,
+    )
+    assert made.status_code == 201, made.text
+    empty = {"nodes": [{**TRIGGER}, {"id": "set", "name": "set", "type": "core.set", "parameters": {}}],
+             "edges": [{"from": "trigger", "to": "set"}]}  # fmt: skip
+    llm.reply(text(json.dumps(empty)))
+    asked = await client.post(
+        "/api/v1/ai/suggestions",
+        json={"prompt": "tidy", "workflow_id": workflow_id, "model": "Mine"},
+        headers=ai_only,
+    )
+    leaked_to_model = any(secret in json.dumps(r.body) for r in llm.chat_requests())
+    leaked_in_answer = secret in asked.text
+    assert not leaked_to_model and not leaked_in_answer, (asked.status_code, asked.text[:400])
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 3: the agent runs every tool call of one model answer: no bound on calls per answer.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 3")
+async def test_agent_bounds_tool_calls_per_answer() -> None:
+    calls = 0
+
+    class Counter:
+        name = "lookup"
+        description = "looks up"
+        parameters: dict[str, Any] = {"type": "object", "properties": {}}
+
+        async def call(self, arguments: dict[str, Any]) -> Any:
+            nonlocal calls
+            calls += 1
+            return {"ok": True}
+
+    answers = [
+        ChatResult(text="", tool_calls=[ToolCall(f"c{i}", "lookup", {}) for i in range(2000)],
+                   usage=Usage(), finish_reason="tool_calls", model="m"),
+        ChatResult(text="done", tool_calls=[], usage=Usage(), finish_reason="stop", model="m"),
+    ]  # fmt: skip
+
+    async def chat(request: ChatRequest) -> ChatResult:
+        return answers.pop(0)
+
+    limits = AgentLimits(max_iterations=2)
+    with contextlib.suppress(Exception):  # refusing such an answer is a fix too
+        await run_agent(chat, [Message("user", "hi")], [Counter()], limits)
+    # One model answer (one of max_iterations=2) made the tool run 2,000 times.
+    assert calls <= 100, f"one model answer ran the tool {calls} times"
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 4: the multipart `metadata` field skips the JSON checks every other body gets.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4")
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        '{"k": "\\ud800"}',  # a lone surrogate: 500 on every database
+        "[" * 50_000 + "]" * 50_000,  # RecursionError: 500 on every database
+        '{"k": "a\\u0000b"}',  # NUL: 500 on PostgreSQL (stored on SQLite/MariaDB)
+        '{"k": NaN}',  # 500 on PostgreSQL and MariaDB, NaN stored on SQLite
+        '{"a":' * 40 + "1" + "}" * 40,  # 40 levels: 500 on MariaDB (JSON depth)
+    ],
+    ids=["surrogate", "deep", "nul", "nan", "depth40"],
+)
+async def test_upload_metadata_is_checked_like_json_bodies(
+    client: httpx.AsyncClient, metadata: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wirework.knowledge import ingest
+
+    monkeypatch.setattr(ingest, "wake", lambda: None)  # no indexing needed: keep the test fast
+    ann = await signup(client, "ann")
+    collection_id = await collection(client, ann)
+    response = await client.post(
+        f"/api/v1/kb/collections/{collection_id}/documents",
+        files={"file": ("notes.txt", b"hello world")},
+        data={"metadata": metadata},
+        headers=ann.headers,
+    )
+    assert response.status_code in (400, 422), (response.status_code, response.text[:300])
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 5: model base URLs httpx cannot parse or encode are 500s (at save and at test).
+
+
+@pytest.mark.xfail(strict=True, reason="finding 5")
+async def test_unparseable_base_url_is_a_422(client: httpx.AsyncClient) -> None:
+    ann = await signup(client, "ann")
+    response = await client.post(
+        "/api/v1/ai/models",
+        json={
+            "name": "m",
+            "provider": "openai",
+            "model_id": "x",
+            "configuration": {"base_url": "http://[::1"},
+        },
+        headers=ann.headers,
+    )
+    assert response.status_code == 422, (response.status_code, response.text[:300])
+
+
+@pytest.mark.xfail(strict=True, reason="finding 5")
+async def test_model_test_with_overlong_host_label_is_not_a_500(client: httpx.AsyncClient) -> None:
+    ann = await signup(client, "ann")
+    made = await client.post(
+        "/api/v1/ai/models",
+        json={
+            "name": "m",
+            "provider": "openai",
+            "model_id": "x",
+            "configuration": {"base_url": "https://" + "a" * 64 + ".example.com/v1"},
+        },
+        headers=ann.headers,
+    )
+    assert made.status_code in (201, 422), made.text
+    if made.status_code == 201:
+        tested = await client.post(f"/api/v1/ai/models/{made.json()['id']}/test", headers=ann.headers)
+        assert tested.status_code == 200, (tested.status_code, tested.text[:300])
+        assert tested.json()["ok"] is False
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 6: a `since` near the ends of the calendar is a 500 of the usage route.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 6")
+async def test_usage_since_out_of_range_is_not_a_500(client: httpx.AsyncClient) -> None:
+    ann = await signup(client, "ann")
+    response = await client.get(
+        "/api/v1/ai/usage", params={"since": "9999-12-31T23:59:59-23:59"}, headers=ann.headers
+    )
+    assert response.status_code in (200, 422), (response.status_code, response.text[:300])
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 7: GET /mcp holds a stream open forever in stateless mode, for any valid key.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 7")
+async def test_mcp_get_does_not_hold_a_stream_open(client: httpx.AsyncClient) -> None:
+    import asyncio
+
+    ann = await signup(client, "ann")
+    key = await api_key(client, ann, ["account:read"])  # no MCP scope at all
+    try:
+        response = await asyncio.wait_for(
+            client.get("/mcp", headers={**key, "Accept": "text/event-stream"}), timeout=1.5
+        )
+    except TimeoutError:
+        pytest.fail("GET /mcp was still open after 1.5 s (it never ends: nothing is ever sent on it)")
+    assert response.status_code in (403, 405), response.text
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 8: a metadata filter that matches many documents makes every words search a 500.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 8")
+async def test_filtered_search_over_many_documents_is_not_a_500(db: Database, backend: str) -> None:
+    """search() turns a filter into the ids of every matching document, bound one parameter
+    each in `document_id IN (...)`. 20 collections of 10,000 documents (the limits) may match
+    200,000; PostgreSQL (asyncpg) takes at most 32,767 parameters. Reproduced through
+    the API on PostgreSQL with 4 collections x 8,200 documents of metadata {"k": "v"} and
+    {"query": "refund policy", "mode": "text", "filters": {"k": "v"}, "collection_ids": [...]}:
+    500 (asyncpg: the number of query arguments cannot exceed 32767). Here the step alone."""
+    import uuid
+
+    from wirework.knowledge.search import text_search
+
+    if backend != "postgresql":
+        pytest.skip("SQLite (250,000 parameters) and asyncmy (values inlined by the client) hold it")
+    allowed = {uuid.uuid4() for _ in range(33_000)}
+    async with db.session() as session:
+        await text_search(session, db.dialect, [uuid.uuid4()], "refund policy", 20, allowed)
