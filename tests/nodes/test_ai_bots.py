@@ -193,6 +193,25 @@ async def test_kb_ingest_and_kb_search_nodes(
         client, ann, await create(client, ann, upload), [{"file": {"data": note, "file_name": "gift.txt"}}]
     )
     assert outputs(gift, "in")["main"][0]["document"]["name"] == "gift.txt"
+    # A URL is fetched through the SSRF guard (127.0.0.1 is allowed here; the fake serves JSON).
+    page = chain(
+        TRIGGER,
+        node("in", "kb.ingest", {"collection": "faq", "source": "url", "url": f"{llm.url}/v1/models"}),
+    )
+    fetched = outputs(await run(client, ann, await create(client, ann, page), [{}]), "in")["main"][0][
+        "document"
+    ]
+    assert (fetched["source"], fetched["source_url"], fetched["status"]) == (
+        "url",
+        f"{llm.url}/v1/models",
+        "pending",
+    )
+    metadata = chain(
+        TRIGGER,
+        node("in", "kb.ingest", {"collection": "faq", "source": "url", "url": "http://169.254.169.254/"}),
+    )
+    refused_url = await run(client, ann, await create(client, ann, metadata), [{}])
+    assert refused_url["status"] == "failed" and "169.254.169.254" in json.dumps(refused_url["nodes"])
 
     search = await create(
         client,
