@@ -163,7 +163,7 @@ class HttpToolParameters(_ToolBase):
             "query (GET, DELETE) or the JSON body (POST, PUT, PATCH)."
         ),
     )
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, max_length=50, description="Sent with each call.")
     parameters: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}},
         description="JSON schema of the arguments (an object).",
