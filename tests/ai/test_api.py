@@ -177,7 +177,9 @@ async def test_defaults_set_at_once_leave_one_default(
     assert [m["name"] for m in listed if m["is_default"]] == [winner]
 
 
-async def test_a_failing_model_test_says_why(client: httpx.AsyncClient, ann: Account, llm: FakeLLM) -> None:
+async def test_a_model_test_gives_the_answer_size_or_why_it_failed(
+    client: httpx.AsyncClient, ann: Account, llm: FakeLLM
+) -> None:
     down = await add_model(
         client,
         ann,
@@ -196,10 +198,7 @@ async def test_a_failing_model_test_says_why(client: httpx.AsyncClient, ann: Acc
     tested = (await client.post(f"/api/v1/ai/models/{no_key['id']}/test", headers=ann.headers)).json()
     assert tested["ok"] is False and "HTTP 401" in tested["error"] and "API key" in tested["error"]
 
-
-async def test_embedding_models_report_their_size(
-    client: httpx.AsyncClient, ann: Account, llm: FakeLLM
-) -> None:
+    llm.api_key = None
     made = await openai_model(
         client, ann, llm, name="Embed", type="embedding", configuration={"dimensions": 64}
     )
@@ -260,9 +259,11 @@ async def test_refused_models(client: httpx.AsyncClient, ann: Account) -> None:
     assert (await client.get("/api/v1/ai/models", headers=ann.headers)).json()["items"] == []
 
 
-async def test_names_are_unique_and_patch_changes_what_it_is_given(
-    client: httpx.AsyncClient, ann: Account, llm: FakeLLM
+async def test_change_and_delete_models(
+    client: httpx.AsyncClient, ann: Account, llm: FakeLLM, db: Database
 ) -> None:
+    """Names are unique, PATCH changes what it is given, a default is not deactivated, and a
+    model whose vectors a knowledge base holds is not deleted."""
     fast = await openai_model(client, ann, llm)
     await openai_model(client, ann, llm, name="Other")
     assert (await add_model(client, ann, name="Fast", provider="openai", model_id="m")).status_code == 409
@@ -283,10 +284,6 @@ async def test_names_are_unique_and_patch_changes_what_it_is_given(
     refused = await client.patch(url, json={"is_active": False}, headers=ann.headers)
     assert refused.status_code == 409 and "default" in refused.json()["detail"]
 
-
-async def test_a_model_that_made_a_knowledge_base_cannot_be_deleted(
-    client: httpx.AsyncClient, ann: Account, llm: FakeLLM, db: Database
-) -> None:
     embed = await openai_model(client, ann, llm, name="Embed", type="embedding")
     async with db.session() as session:
         session.add(
@@ -390,7 +387,7 @@ async def test_usage_is_recorded_and_summed(
     }  # fmt: skip
 
 
-async def test_another_organization_sees_nothing(
+async def test_another_organization_sees_nothing_and_viewers_only_read(
     client: httpx.AsyncClient, ann: Account, llm: FakeLLM
 ) -> None:
     fast = await openai_model(client, ann, llm)
@@ -415,11 +412,8 @@ async def test_another_organization_sees_nothing(
     assert llm.requests == []
     assert (await client.get(url, headers=ann.headers)).json()["name"] == "Fast"
 
-
-async def test_viewers_read_but_do_not_change(client: httpx.AsyncClient, ann: Account, llm: FakeLLM) -> None:
-    fast = await openai_model(client, ann, llm)
+    # A viewer of Ann's organization reads, and changes nothing.
     viewer = await signup_invited(client, ann, "vic", role="viewer")
-    url = f"/api/v1/ai/models/{fast['id']}"
     assert (await client.get(url, headers=viewer.headers)).status_code == 200
     assert (await client.get("/api/v1/ai/usage", headers=viewer.headers)).status_code == 200
     for method, path, body in [
