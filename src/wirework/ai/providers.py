@@ -435,8 +435,9 @@ async def openai_stream(
                 if raw.get("id"):
                     fragment.id = str(raw["id"])
                 function = raw.get("function") or {}
-                if function.get("name"):
-                    fragment.name += str(function["name"])
+                name = str(function.get("name") or "")
+                if name and name != fragment.name:  # sent once by OpenAI; some servers repeat it
+                    fragment.name += name
                 if function.get("arguments"):
                     fragment.arguments.append(str(function["arguments"]))
             if choice.get("finish_reason"):
