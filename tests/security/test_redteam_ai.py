@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import AsyncIterator
@@ -380,3 +381,32 @@ async def test_filtered_search_over_many_documents_is_not_a_500(db: Database, ba
     allowed = {uuid.uuid4() for _ in range(33_000)}
     async with db.session() as session:
         await text_search(session, db.dialect, [uuid.uuid4()], "refund policy", 20, allowed)
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 9: ai.summarize cuts its text in quadratic time on the event loop before its bound.
+
+
+def _split_seconds(size: int, budget: int, runs: int) -> float:
+    from wirework.nodes.ai.structured import split_text
+
+    text = "word " * (size // 5)
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        split_text(text, budget)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9")
+def test_summarize_splits_text_in_linear_time() -> None:
+    """`split_text` copies the rest of the text for every piece (`rest = rest[cut:]`), so it is
+    quadratic; AISummarize runs it synchronously (on the event loop) *before* checking
+    max_pieces. Measured: a 16 MB webhook body (the default webhook limit) with the default
+    chunk_tokens 3000 took 4.8 s, an 8 MB one with chunk_tokens 200 took 7.8 s, both then
+    refused by max_pieces. Eight times the text should take about eight times as long (measured
+    here: 64x to 150x)."""
+    small = _split_seconds(400_000, 800, runs=3)
+    large = _split_seconds(3_200_000, 800, runs=1)
+    assert large < 24 * small, f"8x the text took {large / small:.0f}x as long ({small:.3f}s -> {large:.3f}s)"
