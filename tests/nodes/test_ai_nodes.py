@@ -177,7 +177,19 @@ async def test_agent_calls_workflow_and_http_tools_then_answers(
             ],
         },
     )
-    execution = await run_nodes(client, ann, agent, items=[{"text": "Where is my order A1?"}])
+    # The HTTP tool's server wants a key: it comes from the node's bearer credential, not the definition.
+    credential = await client.post(
+        "/api/v1/credentials",
+        json={"name": "models key", "type": "http_bearer_token", "data": {"token": "sk-tool"}},
+        headers=ann.headers,
+    )
+    assert credential.status_code == 201, credential.text
+    agent["credentials"] = {"bearer": credential.json()["id"]}
+    async with fake_llm(api_key="sk-tool") as keyed:
+        agent["parameters"]["tools"][1]["url"] = f"{keyed.url}/v1/{{kind}}"
+        agent["parameters"]["tools"][1]["authentication"] = "bearer"
+        execution = await run_nodes(client, ann, agent, items=[{"text": "Where is my order A1?"}])
+        assert keyed.last().headers["authorization"] == "Bearer sk-tool"
     assert execution["status"] == "completed", execution
     out = outputs(execution, "agent")["main"][0]
     assert out["text"] == "Order A1 is shipped; the server has 2 models."

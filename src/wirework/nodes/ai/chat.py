@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 import uuid
@@ -36,6 +37,7 @@ from wirework.nodes.ai.common import (
     turn_of,
     usage_dict,
 )
+from wirework.nodes.core.http import CREDENTIAL_SLOTS as HTTP_SLOTS
 
 MAX_TOOLS: Final = 20
 MAX_SCHEMA_CHARS: Final = 32_000
@@ -164,6 +166,9 @@ class HttpToolParameters(_ToolBase):
         ),
     )
     headers: dict[str, str] = Field(default_factory=dict, max_length=50, description="Sent with each call.")
+    authentication: Literal["none", "basic", "bearer", "header"] = Field(
+        "none", description="The secret comes from the node's credential in the slot of the same name."
+    )
     parameters: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}},
         description="JSON schema of the arguments (an object).",
@@ -251,6 +256,7 @@ class AIAgent(Node):
     category = CATEGORY
     icon = "bot"
     Parameters = AgentParameters
+    credential_slots = tuple(slot for slot in HTTP_SLOTS if slot.name in ("basic", "bearer", "header"))
 
     async def run(self, ctx: NodeContext) -> NodeOutputs:
         run = AIRun(ctx)
@@ -323,7 +329,7 @@ async def _tools(run: AIRun, params: AgentParameters, session_id: uuid.UUID | No
                     url=spec.url,
                     policy=run.ssrf,
                     method=spec.method,
-                    headers=spec.headers,
+                    headers={**spec.headers, **await _auth_headers(run, spec.authentication)},
                     parameters=spec.parameters,
                     timeout_s=params.tool_timeout_s,
                     max_bytes=spec.max_response_bytes,
@@ -332,6 +338,22 @@ async def _tools(run: AIRun, params: AgentParameters, session_id: uuid.UUID | No
         else:
             tools.append(await _knowledge_tool(run, spec, session_id))
     return tools
+
+
+async def _auth_headers(run: AIRun, authentication: str) -> dict[str, str]:
+    """The header carrying an HTTP tool's secret, from the node's credential (never the definition)."""
+    if authentication == "none":
+        return {}
+    values = await run.services.credential(run.ctx.node, authentication)
+    if authentication == "bearer":
+        return {"Authorization": f"Bearer {values.get('token', '')}"}
+    if authentication == "basic":
+        pair = f"{values.get('username', '')}:{values.get('password', '')}".encode()
+        return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+    name = str(values.get("name") or "")
+    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
+        raise NodeError(f"the header credential's name {name!r} is not a valid header name")
+    return {name: str(values.get("value", ""))}
 
 
 async def _knowledge_tool(
