@@ -232,3 +232,14 @@ def test_input_larger_than_the_cap_is_refused() -> None:
     detail = error_of(b"a" * (MAX_INPUT_BYTES + 1), "huge.txt")
     size = f"{MAX_INPUT_BYTES + 1:,}"
     assert detail == f"huge.txt: the file is {size} bytes; at most {MAX_INPUT_BYTES:,} bytes can be read"
+
+
+def test_docx_that_unpacks_past_the_caps_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wirework.knowledge import extract
+
+    data = make_docx()
+    monkeypatch.setattr(extract, "MAX_DOCX_XML", 100)
+    assert "the document's text part unpacks to" in error_of(data, "big.docx")
+    monkeypatch.setattr(extract, "MAX_DOCX_XML", 64 * 1024 * 1024)
+    monkeypatch.setattr(extract, "MAX_DOCX_UNCOMPRESSED", 1000)
+    assert "big.docx: the document unpacks to" in error_of(data, "big.docx")

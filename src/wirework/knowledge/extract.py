@@ -26,6 +26,7 @@ MAX_INPUT_BYTES = 20 * 1024 * 1024  # a file to extract (the upload limit of the
 MAX_TEXT_CHARS = 5_000_000  # extracted text of one document
 MAX_PDF_PAGES = 2_000
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024  # all members of a docx, unpacked
+MAX_DOCX_XML = 64 * 1024 * 1024  # word/document.xml unpacked (parsed into memory as a tree)
 MAX_CSV_FIELD = 1_000_000  # characters in one CSV cell
 MAX_SECONDS = 120.0  # checked between pages / rows / blocks
 
@@ -334,8 +335,13 @@ def _read_docx(data: bytes, name: str, charset: str | None, deadline: float) -> 
             if "word/document.xml" not in {m.filename for m in members}:
                 raise ExtractionError(f"{name}: not a Word document (.docx): it has no word/document.xml")
             unpacked = sum(m.file_size for m in members)
+            body = archive.getinfo("word/document.xml").file_size
     except zipfile.BadZipFile as exc:
         raise ExtractionError(f"{name}: not a readable Word document (.docx): {_reason(exc)}") from exc
+    if body > MAX_DOCX_XML:
+        raise ExtractionError(
+            f"{name}: the document's text part unpacks to {body:,} bytes; at most {MAX_DOCX_XML:,} are read"
+        )
     if unpacked > MAX_DOCX_UNCOMPRESSED:
         raise ExtractionError(
             f"{name}: the document unpacks to {unpacked:,} bytes; at most {MAX_DOCX_UNCOMPRESSED:,} are read"
