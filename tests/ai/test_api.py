@@ -426,3 +426,38 @@ async def test_another_organization_sees_nothing_and_viewers_only_read(
         response = await client.request(method, path, json=body, headers=viewer.headers)
         assert response.status_code == 403, (method, path, response.text)
     assert llm.requests == []
+
+
+async def test_a_bots_model_is_used_before_the_default_and_must_be_an_llm_of_the_org(
+    client: httpx.AsyncClient, ann: Account, llm: FakeLLM, db: Database, app: Any
+) -> None:
+    vault: Vault = app.state.vault
+    fast = await openai_model(client, ann, llm)
+    smart = await openai_model(client, ann, llm, name="Smart")
+    embed = await openai_model(client, ann, llm, name="Embed", type="embedding")
+    await client.post(f"/api/v1/ai/models/{smart['id']}/default", headers=ann.headers)
+    created = await client.post(
+        "/api/v1/bots", json={"name": "Helper", "ai_model_id": fast["id"]}, headers=ann.headers
+    )
+    assert created.status_code == 201, created.text
+    bot = created.json()
+    assert bot["ai_model_id"] == fast["id"]
+    org, bot_id = uuid.UUID(ann.org_id), uuid.UUID(bot["id"])
+    assert (await service.resolve_model(db, vault, org, None, ModelType.llm, bot_id=bot_id)).name == "Fast"
+    assert (
+        await service.resolve_model(db, vault, org, "Smart", ModelType.llm, bot_id=bot_id)
+    ).name == "Smart"
+
+    refused = await client.patch(
+        f"/api/v1/bots/{bot['id']}", json={"ai_model_id": embed["id"]}, headers=ann.headers
+    )
+    assert refused.status_code == 422 and "not an LLM of this organization" in refused.json()["detail"]
+    bob = await signup(client, "bob")
+    theirs = await client.post(
+        "/api/v1/bots", json={"name": "B", "ai_model_id": fast["id"]}, headers=bob.headers
+    )
+    assert theirs.status_code == 422, theirs.text
+
+    cleared = await client.patch(f"/api/v1/bots/{bot['id']}", json={"ai_model_id": None}, headers=ann.headers)
+    assert cleared.status_code == 200 and cleared.json()["ai_model_id"] is None
+    assert (await service.resolve_model(db, vault, org, None, ModelType.llm, bot_id=bot_id)).name == "Smart"

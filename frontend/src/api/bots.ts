@@ -29,6 +29,7 @@ export interface Bot {
   public_id: string;
   dialog_kind: string;
   dialog_workflow_id: string | null;
+  ai_model_id: string | null;
   is_active: boolean;
   settings: BotSettings;
   created_at: string;

@@ -2,6 +2,7 @@
 // memories, its chat platform channels (BotChannels), and a test chat in a side panel.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { api, ApiError, errorMessage } from "../api/client";
+import { ai, type AIModel } from "../api/ai";
 import { bots, type Bot, type BotCommand, type ChatMessage, type ConfigEntry, type Memory } from "../api/bots";
 import type { Page, Workflow } from "../api/types";
 import { CopyButton } from "../layout/CopyButton";
@@ -60,6 +61,10 @@ export function BotPage({ botId }: { botId: string }) {
 
 function Settings({ bot, workflows, onSaved }: { bot: Bot; workflows: Workflow[]; onSaved: (b: Bot) => void }) {
   const [draft, setDraft] = useState(bot);
+  const [llms, setLlms] = useState<AIModel[]>([]);
+  useEffect(() => {
+    ai.models().then((p) => setLlms(p.items.filter((m) => m.type === "llm")), () => undefined);
+  }, []);
   const [error, setError] = useState<ApiError | Error | null>(null);
   const [saved, setSaved] = useState(false);
   useEffect(() => {
@@ -71,8 +76,8 @@ function Settings({ bot, workflows, onSaved }: { bot: Bot; workflows: Workflow[]
   async function submit(event: FormEvent) {
     event.preventDefault();
     try {
-      const { name, description, avatar_url, welcome_message, dialog_workflow_id, is_active, settings } = draft;
-      onSaved(await bots.update(bot.id, { name, description: description || null, avatar_url: avatar_url || null, welcome_message: welcome_message || null, dialog_workflow_id, is_active, settings }));
+      const { name, description, avatar_url, welcome_message, dialog_workflow_id, ai_model_id, is_active, settings } = draft;
+      onSaved(await bots.update(bot.id, { name, description: description || null, avatar_url: avatar_url || null, welcome_message: welcome_message || null, dialog_workflow_id, ai_model_id, is_active, settings }));
       setError(null);
       setSaved(true);
     } catch (e) {
@@ -94,6 +99,12 @@ function Settings({ bot, workflows, onSaved }: { bot: Bot; workflows: Workflow[]
           </select>
         </Field>
         {draft.dialog_workflow_id && <p className="muted small"><Link to={`/workflows/${draft.dialog_workflow_id}`}>Open the dialog workflow</Link></p>}
+        <Field label="AI model" hint="The LLM its AI nodes use when they name none." error={fieldError("ai_model_id")}>
+          <select aria-label="AI model" value={draft.ai_model_id ?? ""} onChange={(e) => set({ ai_model_id: e.target.value || null })}>
+            <option value="">The organization's default</option>
+            {llms.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+          </select>
+        </Field>
         <label className="switch-labelled"><input type="checkbox" checked={draft.is_active} onChange={(e) => set({ is_active: e.target.checked })} /> Active (an inactive bot refuses messages)</label>
         <details>
           <summary>Limits</summary>

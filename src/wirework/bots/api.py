@@ -115,6 +115,7 @@ async def create_bot(
     _writer(principal)
     service.check_dialog_kind(body.dialog_kind)
     await service.check_workflow(session, org_id, body.dialog_workflow_id, "dialog_workflow_id")
+    await service.check_llm(session, org_id, body.ai_model_id)
     bot = Bot(
         org_id=org_id,
         name=body.name,
@@ -124,6 +125,7 @@ async def create_bot(
         public_id=service.new_public_id(),
         dialog_kind=body.dialog_kind,
         dialog_workflow_id=body.dialog_workflow_id,
+        ai_model_id=body.ai_model_id,
         is_active=body.is_active,
         settings=body.settings.model_dump(),
     )
@@ -154,6 +156,9 @@ async def update_bot(
     if "dialog_workflow_id" in given:
         await service.check_workflow(session, org_id, body.dialog_workflow_id, "dialog_workflow_id")
         bot.dialog_workflow_id = body.dialog_workflow_id
+    if "ai_model_id" in given:
+        await service.check_llm(session, org_id, body.ai_model_id)
+        bot.ai_model_id = body.ai_model_id
     for name in ("description", "avatar_url", "welcome_message"):
         if name in given:
             setattr(bot, name, getattr(body, name))

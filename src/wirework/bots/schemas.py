@@ -136,6 +136,9 @@ class BotCreate(BaseModel):
     dialog_workflow_id: uuid.UUID | None = Field(
         None, description="The workflow (with a Chat trigger node) that answers messages."
     )
+    ai_model_id: uuid.UUID | None = Field(
+        None, description="LLM its AI nodes use when they name none; null: the organization's default."
+    )
     is_active: bool = True
     settings: BotSettings = Field(default_factory=BotSettings)
     commands: list[CommandIn] | None = Field(None, max_length=100)
@@ -150,6 +153,7 @@ class BotUpdate(BaseModel):
     welcome_message: Annotated[str, Field(max_length=5000)] | None = None
     dialog_kind: str | None = None
     dialog_workflow_id: uuid.UUID | None = None
+    ai_model_id: uuid.UUID | None = None
     is_active: bool | None = None
     settings: BotSettings | None = None
     commands: list[CommandIn] | None = Field(None, max_length=100)
@@ -166,6 +170,7 @@ class BotOut(BaseModel):
     public_id: str
     dialog_kind: str
     dialog_workflow_id: uuid.UUID | None
+    ai_model_id: uuid.UUID | None
     is_active: bool
     settings: BotSettings
     created_at: datetime

@@ -49,6 +49,8 @@ from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wirework.ai import service as ai_service
+from wirework.ai.models import ModelType
 from wirework.bots.models import (
     Bot,
     BotCommand,
@@ -1325,6 +1327,27 @@ async def check_workflow(
                 }
             ],
         ) from None
+
+
+async def check_llm(session: AsyncSession, org_id: uuid.UUID, model_id: uuid.UUID | None) -> None:
+    """A bot's model must be an LLM of its organization (else 422, never a hint)."""
+    if model_id is None:
+        return
+    try:
+        model = await ai_service.find_model(session, org_id, model_id)
+    except NotFound:
+        model = None
+    if model is None or model.type != ModelType.llm:
+        raise ValidationFailed(
+            f"AI model {model_id} is not an LLM of this organization.",
+            errors=[
+                {
+                    "loc": ["body", "ai_model_id"],
+                    "msg": "no such LLM in this organization",
+                    "type": "value_error",
+                }
+            ],
+        )
 
 
 async def replace_commands(session: AsyncSession, bot: Bot, commands: list[Any]) -> None:
