@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 
 import docx
 import pytest
@@ -243,3 +244,14 @@ def test_docx_that_unpacks_past_the_caps_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(extract, "MAX_DOCX_XML", 64 * 1024 * 1024)
     monkeypatch.setattr(extract, "MAX_DOCX_UNCOMPRESSED", 1000)
     assert "big.docx: the document unpacks to" in error_of(data, "big.docx")
+
+
+def test_pdf_page_that_decompresses_past_the_bound_is_refused_fast() -> None:
+    # 20 MB of drawing operators in a 20 KB stream: refused while decompressing, not parsed.
+    bomb = zlib.compress(b"0 0 m 1 1 l S\n" * 1_500_000, 9)
+    pdf = make_pdf(["placeholder"])
+    start = pdf.index(b"5 0 obj")
+    end = pdf.index(b"endobj", start)
+    stream = b"5 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream\n" % (len(bomb), bomb)
+    detail = error_of(pdf[:start] + stream + pdf[end:], "bomb.pdf")
+    assert detail.startswith("bomb.pdf: page 1 is too large or complex to read (")

@@ -25,6 +25,11 @@ from wirework.errors import ValidationFailed
 MAX_INPUT_BYTES = 20 * 1024 * 1024  # a file to extract (the upload limit of the API too)
 MAX_TEXT_CHARS = 5_000_000  # extracted text of one document
 MAX_PDF_PAGES = 2_000
+# pypdf's own limits, tightened: a content stream of ~1 MB (160,000 operands) takes seconds of pure
+# Python to parse, and its defaults allow 75 MB per stream and 2,000,000 operands.
+PDF_MAX_STREAM_BYTES = 16 * 1024 * 1024  # one stream, decompressed
+PDF_MAX_PARSE_WORK = 500_000  # operands and operators in one content stream
+PDF_MAX_FORMS_PER_PAGE = 500  # form XObjects drawn by one page
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024  # all members of a docx, unpacked
 MAX_DOCX_XML = 64 * 1024 * 1024  # word/document.xml unpacked (parsed into memory as a tree)
 MAX_CSV_FIELD = 1_000_000  # characters in one CSV cell
@@ -286,10 +291,26 @@ def _read_html(data: bytes, name: str, charset: str | None, deadline: float) -> 
 
 
 def _read_pdf(data: bytes, name: str, charset: str | None, deadline: float) -> str:
-    from pypdf import PdfReader
+    from pypdf import apply_configuration
 
     if b"%PDF-" not in data[:1024]:
         raise ExtractionError(f"{name}: not a readable PDF (it does not start with %PDF-)")
+    with apply_configuration(  # a context variable: this thread only
+        zlib_maximum_output_length=PDF_MAX_STREAM_BYTES,
+        lzw_maximum_output_length=PDF_MAX_STREAM_BYTES,
+        run_length_maximum_output_length=PDF_MAX_STREAM_BYTES,
+        brotli_maximum_output_length=PDF_MAX_STREAM_BYTES,
+        array_based_stream_maximum_output_length=PDF_MAX_STREAM_BYTES,
+        stream_parsing_work_maximum_count=PDF_MAX_PARSE_WORK,
+        xform_maximum_invocations_per_extraction=PDF_MAX_FORMS_PER_PAGE,
+    ):
+        return _read_pdf_pages(data, name, deadline)
+
+
+def _read_pdf_pages(data: bytes, name: str, deadline: float) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -314,6 +335,10 @@ def _read_pdf(data: bytes, name: str, charset: str | None, deadline: float) -> s
         _check_deadline(name, deadline)
         try:
             page_text = reader.pages[number].extract_text() or ""
+        except LimitReachedError as exc:
+            raise ExtractionError(
+                f"{name}: page {number + 1} is too large or complex to read ({_reason(exc)})"
+            ) from exc
         except Exception as exc:  # one broken page must not hide the rest
             if number == 0 and pages == 1:
                 raise ExtractionError(f"{name}: not a readable PDF ({_reason(exc)})") from exc
