@@ -96,7 +96,12 @@ async def list_collections(
     )
 
 
-@router.post("/collections", response_model=CollectionOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/collections",
+    response_model=CollectionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409),
+)
 async def create_collection(
     body: CollectionCreate, principal: CurrentPrincipal, org_id: ActiveOrgId, session: SessionDep
 ) -> CollectionOut:
@@ -113,7 +118,7 @@ async def get_collection(collection_id: uuid.UUID, org_id: ActiveOrgId, session:
     return await _collection_out(session, collection)
 
 
-@router.patch("/collections/{collection_id}", response_model=CollectionOut)
+@router.patch("/collections/{collection_id}", response_model=CollectionOut, responses=problem_responses(409))
 async def update_collection(
     collection_id: uuid.UUID,
     body: CollectionUpdate,
@@ -184,8 +189,8 @@ _ADD_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {"$ref": "#/components/schemas/DocumentText"},
-                        {"$ref": "#/components/schemas/DocumentUrl"},
+                        DocumentText.model_json_schema(ref_template="#/components/schemas/{model}"),
+                        DocumentUrl.model_json_schema(ref_template="#/components/schemas/{model}"),
                     ]
                 }
             },
@@ -199,7 +204,7 @@ _ADD_BODY: dict[str, Any] = {
     response_model=DocumentOut,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_ADD_BODY,
-    responses=problem_responses(413),
+    responses=problem_responses(409, 413),
 )
 async def add_document(
     collection_id: uuid.UUID, request: Request, principal: CurrentPrincipal, org_id: ActiveOrgId
