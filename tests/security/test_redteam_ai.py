@@ -410,3 +410,46 @@ def test_summarize_splits_text_in_linear_time() -> None:
     small = _split_seconds(400_000, 800, runs=3)
     large = _split_seconds(3_200_000, 800, runs=1)
     assert large < 24 * small, f"8x the text took {large / small:.0f}x as long ({small:.3f}s -> {large:.3f}s)"
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 10: the mcp.client node's timeout_s is per read, not per request.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 10")
+async def test_mcp_client_timeout_bounds_a_trickling_server() -> None:
+    """A server that answers its headers, then sends an SSE comment line every 0.2 s, never
+    ends the request: `timeout_s` (documented "Time limit of each request to the server") is
+    httpx's per-read timeout, and the body is read to its end before it is parsed. A hostile
+    (or keep-alive) MCP server holds the node until the workflow's timeout (3,600 s default)."""
+    import asyncio
+    from ipaddress import ip_network
+
+    from wirework.nodes.mcp import McpError, McpSession
+    from wirework.security.ssrf import SsrfPolicy, guarded_client
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+        with contextlib.suppress(Exception):
+            for _ in range(100):
+                writer.write(b": ping\n\n")
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    policy = SsrfPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
+    started = time.monotonic()
+    try:
+        async with guarded_client(policy) as client:
+            session = McpSession(client, f"http://127.0.0.1:{port}/mcp", None, timeout_s=0.5)
+            with contextlib.suppress(McpError):
+                await asyncio.wait_for(session.open(), timeout=1.6)
+    except TimeoutError:
+        pass
+    finally:
+        server.close()
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5, f"timeout_s 0.5 s, the request was still being read after {elapsed:.1f} s"
