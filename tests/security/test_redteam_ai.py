@@ -453,3 +453,76 @@ async def test_mcp_client_timeout_bounds_a_trickling_server() -> None:
         server.close()
     elapsed = time.monotonic() - started
     assert elapsed < 1.5, f"timeout_s 0.5 s, the request was still being read after {elapsed:.1f} s"
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 11: JSON schemas with a remote "$ref" are fetched by jsonschema itself (urllib):
+# past the SSRF guard, synchronously on the event loop, without a timeout.
+
+
+@pytest.mark.xfail(strict=True, reason="finding 11")
+async def test_schema_refs_are_not_fetched_past_the_ssrf_guard(db: Database, tmp_path: Path) -> None:
+    """An MCP tool's input_schema (the same holds for an ai.agent tool's `parameters` and
+    ai.extract's `schema`) with {"$ref": "http://127.0.0.1:<port>/latest/meta-data/..."}: on
+    tools/call, jsonschema 4.x retrieves the reference with urllib, so the server GETs a
+    loopback URL the SSRF guard refuses everywhere else (no allow-list here), and blocks its
+    event loop while it waits (a 3 s answer froze the process for 3.0 s)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    fetched: list[str] = []
+
+    class Metadata(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"AccessKeyId": "AKIAEXAMPLE"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    metadata = ThreadingHTTPServer(("127.0.0.1", 0), Metadata)
+    threading.Thread(target=metadata.serve_forever, daemon=True).start()
+    settings = Settings(
+        env="test", data_dir=tmp_path, secret_key="test-secret-key-" + "x" * 32, open_signup=True
+    )
+    app = create_app(settings, db=db)  # the default SSRF policy: loopback refused
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://wirework.test") as client,
+        ):
+            ann = await signup(client, "ann")
+            ref = f"http://127.0.0.1:{metadata.server_port}/latest/meta-data/iam/security-credentials/role"
+            definition = chain(TRIGGER, node("set", "core.set", {"fields": {"v": "1"}}))
+            definition["settings"] = {
+                "mcp_tool": {
+                    "name": "lookup",
+                    "description": "d",
+                    "input_schema": {"type": "object", "properties": {"a": {"$ref": ref}}},
+                }
+            }
+            workflow_id = await create(client, ann, definition, "tool")
+            activated = await client.post(f"/api/v1/workflows/{workflow_id}/activate", headers=ann.headers)
+            assert activated.status_code == 200, activated.text
+            key = await api_key(client, ann, ["workflows:read", "executions:write"])
+            await client.post(
+                "/mcp",
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {"name": "lookup", "arguments": {"a": 1}},
+                },
+                headers={
+                    **key,
+                    "Accept": "application/json, text/event-stream",
+                    "Content-Type": "application/json",
+                },
+            )
+    finally:
+        metadata.shutdown()
+    assert fetched == [], f"the server fetched {fetched} from loopback for a schema $ref"
