@@ -20,7 +20,8 @@ AREAS: Final = {
     "variables": "variables",
     "bots": "bots, their settings, memories, commands, conversations and messages; write also talks to bots",
     "kb": "knowledge bases, their documents and searches; write also adds, deletes and re-indexes documents",
-    "ai": "AI models and token usage; write adds, changes, tests and deletes models",
+    "ai": "AI models, token usage and AI-built workflow suggestions; write adds, changes, tests and "
+    "deletes models and asks for suggestions",
     "org": "organizations, members and invitations",
     "account": "your profile, password and preferences",
     "api-keys": "your API keys (a key can only make keys with scopes it has itself)",
