@@ -37,6 +37,7 @@ from wirework.knowledge.schemas import (
     SessionLinksOut,
 )
 from wirework.problems import problem_responses
+from wirework.security.bodies import parse_json
 from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 
@@ -245,10 +246,9 @@ async def _add_upload(db: Database, org_id: uuid.UUID, collection_id: uuid.UUID,
     metadata: dict[str, Any] | None = None
     raw = form.get("metadata")
     if isinstance(raw, str) and raw.strip():
-        try:
-            metadata = json.loads(raw)
-        except ValueError:
-            raise ValidationFailed("metadata must be a JSON object") from None
+        metadata = parse_json(raw.encode("utf-8", "surrogatepass"))  # the checks every JSON body gets
+        if not isinstance(metadata, dict):
+            raise ValidationFailed("metadata must be a JSON object")
     return await service.add_document(
         db,
         org_id,

@@ -39,6 +39,7 @@ MAX_FILTER_KEYS = 20
 MAX_FILTER_VALUES = 100
 MAX_TERMS = 32
 RRF_K = 60
+IN_BATCH = 10_000
 
 _STOP = """a an and are as at be but by can do does for from has have how i in is it its of on or
 that the their there these this to was what when where which who why will with you your"""
@@ -242,10 +243,20 @@ async def text_search(
     k: int,
     allowed: set[uuid.UUID] | None,
 ) -> list[tuple[int, float]]:
-    """(chunk id, score) of the k chunks that best match the query's words, best first."""
+    """(chunk id, score) of the k chunks that best match the query's words, best first. A filter
+    that leaves many documents is asked in batches of IN_BATCH ids (drivers bound the parameters
+    of a statement: asyncpg to 32,767) and the batches' best merged, which ranks as one query."""
     words = terms(query)
     if not words:
         return []
+    if allowed is not None and len(allowed) > IN_BATCH:
+        ordered = sorted(allowed, key=str)
+        found: list[tuple[int, float]] = []
+        for start in range(0, len(ordered), IN_BATCH):
+            batch = set(ordered[start : start + IN_BATCH])
+            found.extend(await text_search(session, dialect, collection_ids, query, k, batch))
+        found.sort(key=lambda pair: (-pair[1], pair[0]))
+        return found[:k]
     params: dict[str, Any] = {"collections": list(collection_ids), "k": k}
     where_docs = ""
     if allowed is not None:

@@ -37,6 +37,7 @@ from wirework.knowledge.models import (
     UserKBAssociation,
 )
 from wirework.knowledge.search import MAX_COLLECTIONS, SearchHit, search
+from wirework.security.bodies import check_text
 from wirework.security.ssrf import SsrfBlocked, SsrfPolicy, guarded_client
 
 __all__ = [
@@ -60,6 +61,7 @@ MAX_DOCUMENTS = 10_000
 MAX_COLLECTIONS_PER_ORG = 1_000
 MAX_METADATA_BYTES = 8_192
 MAX_METADATA_KEYS = 50
+MAX_METADATA_DEPTH = 8
 MAX_LINKS_PER_SESSION = MAX_COLLECTIONS
 URL_TIMEOUT_S = 20.0
 URL_MAX_REDIRECTS = 5
@@ -111,15 +113,35 @@ def check_chunking(chunk_size: int, chunk_overlap: int, parent_chunk_size: int |
         )
 
 
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
 def check_metadata(meta: dict[str, Any] | None, field: str = "metadata") -> dict[str, Any]:
+    """Key/values every database stores alike: an object of at most MAX_METADATA_KEYS keys,
+    MAX_METADATA_DEPTH levels and MAX_METADATA_BYTES as JSON, finite numbers, text without NUL or
+    lone surrogates."""
     meta = meta or {}
     if not isinstance(meta, dict):
         raise _invalid(field, f"{field} must be an object of key/values")
     if len(meta) > MAX_METADATA_KEYS:
         raise _invalid(field, f"{field} has {len(meta)} keys; at most {MAX_METADATA_KEYS}")
-    size = len(json.dumps(meta, ensure_ascii=False).encode())
+    try:
+        if _depth(meta) > MAX_METADATA_DEPTH:
+            raise _invalid(field, f"{field} nests deeper than {MAX_METADATA_DEPTH} levels")
+        encoded = json.dumps(meta, ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise _invalid(field, f"{field} nests deeper than {MAX_METADATA_DEPTH} levels") from None
+    except ValueError:
+        raise _invalid(field, f"{field} holds NaN or an infinite number") from None
+    size = len(encoded.encode("utf-8", "surrogatepass"))
     if size > MAX_METADATA_BYTES:
         raise _invalid(field, f"{field} is {size} bytes as JSON; at most {MAX_METADATA_BYTES}")
+    check_text(meta, where=field)
     return meta
 
 
