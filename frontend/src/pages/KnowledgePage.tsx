@@ -82,7 +82,7 @@ function CreateCollection({ models, onCreated }: { models: AIModel[]; onCreated:
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [modelId, setModelId] = useState("");
-  const [size, setSize] = useState("256");
+  const [size, setSize] = useState("250");
   const [overlap, setOverlap] = useState("32");
   const [parent, setParent] = useState("");
   const [error, setError] = useState<ApiError | Error | null>(null);

@@ -77,7 +77,8 @@ class KBCollection(IdMixin, OrgOwnedMixin, TimestampMixin, Base):
     embedding_dimensions: Mapped[int | None] = mapped_column(
         Integer, comment="Length of its vectors, fixed by the first embedding."
     )
-    chunk_size: Mapped[int] = mapped_column(Integer, default=256, comment="Tokens per searched chunk.")
+    # 250, not 256: the built-in model reads 254 tokens of text at most.
+    chunk_size: Mapped[int] = mapped_column(Integer, default=250, comment="Tokens per searched chunk.")
     chunk_overlap: Mapped[int] = mapped_column(
         Integer, default=32, comment="Tokens shared by neighbouring chunks."
     )

@@ -26,7 +26,9 @@ class CollectionCreate(_Strict):
     embedding_model_id: uuid.UUID | None = Field(
         None, description="An embedding model of the organization; null: the model that ships with Wirework."
     )
-    chunk_size: int = Field(256, description="Tokens per searched chunk (16 to 1024).")
+    chunk_size: int = Field(
+        250, description="Tokens per searched chunk (16 to 1024); the built-in model reads 254 at most."
+    )
     chunk_overlap: int = Field(32, description="Tokens shared by neighbouring chunks (at most half a chunk).")
     parent_chunk_size: int | None = Field(
         None, description="Tokens per parent chunk returned as context (larger than chunk_size); null: none."

@@ -178,7 +178,7 @@ async def _name_is_free(
 
 async def create_collection(session: AsyncSession, org_id: uuid.UUID, fields: dict[str, Any]) -> KBCollection:
     """A new collection (the caller commits)."""
-    chunk_size = int(fields.get("chunk_size") or 256)
+    chunk_size = int(fields.get("chunk_size") or 250)
     overlap = int(fields["chunk_overlap"]) if fields.get("chunk_overlap") is not None else 32
     parent = fields.get("parent_chunk_size")
     check_chunking(chunk_size, overlap, parent)
@@ -375,11 +375,12 @@ def _check_name(name: str) -> str:
 async def _extract(
     data: bytes, name: str, mime_type: str | None
 ) -> tuple[str | None, str | None, str | None]:
-    """(text, mime type, error) of an original; extraction runs in a thread (PDFs are CPU work)."""
-    from wirework.knowledge.extract import ExtractionError, extract_text
+    """(text, mime type, error) of an original, read by `extract_isolated` (a child process under
+    the operating system's limits for anything but plain text; a 503 when every child is busy)."""
+    from wirework.knowledge.extract import ExtractionError, extract_isolated
 
     try:
-        extracted = await asyncio.to_thread(extract_text, data, filename=name, mime_type=mime_type)
+        extracted = await extract_isolated(data, filename=name, mime_type=mime_type)
     except ExtractionError as exc:
         return None, mime_type, str(exc)
     return extracted.text, extracted.mime_type, None
