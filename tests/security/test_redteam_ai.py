@@ -12,6 +12,7 @@ import io
 import json
 import struct
 import time
+import uuid
 import zipfile
 import zlib
 from collections.abc import AsyncIterator
@@ -460,15 +461,20 @@ async def test_mcp_client_timeout_bounds_a_trickling_server() -> None:
 # past the SSRF guard, synchronously on the event loop, without a timeout.
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11")
 async def test_schema_refs_are_not_fetched_past_the_ssrf_guard(db: Database, tmp_path: Path) -> None:
-    """An MCP tool's input_schema (the same holds for an ai.agent tool's `parameters` and
-    ai.extract's `schema`) with {"$ref": "http://127.0.0.1:<port>/latest/meta-data/..."}: on
-    tools/call, jsonschema 4.x retrieves the reference with urllib, so the server GETs a
-    loopback URL the SSRF guard refuses everywhere else (no allow-list here), and blocks its
-    event loop while it waits (a 3 s answer froze the process for 3.0 s)."""
+    """Fixed (finding 11): every user schema goes through `security.json_schema`. A `$ref` that
+    is not local (`http://` to a loopback "metadata" server, `file:///etc/passwd`) is refused at
+    save in an MCP tool's input_schema, an ai.agent tool's `parameters` and ai.extract's
+    `schema`; one stored before that rule is refused at use (tools/call, the agent's argument
+    check, ai.extract's answer check) without anything being fetched."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from sqlalchemy import update
+
+    from wirework.ai.agent import argument_problem
+    from wirework.nodes.ai.structured import schema_problem
+    from wirework.workflows.models import WorkflowVersion
 
     fetched: list[str] = []
 
@@ -490,39 +496,77 @@ async def test_schema_refs_are_not_fetched_past_the_ssrf_guard(db: Database, tmp
     )
     app = create_app(settings, db=db)  # the default SSRF policy: loopback refused
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    http_ref = f"http://127.0.0.1:{metadata.server_port}/latest/meta-data/iam/security-credentials/role"
+    refs = [http_ref, "file:///etc/passwd", "other.json#/x"]
     try:
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://wirework.test") as client,
         ):
             ann = await signup(client, "ann")
-            ref = f"http://127.0.0.1:{metadata.server_port}/latest/meta-data/iam/security-credentials/role"
+            for ref in refs:
+                schema = {"type": "object", "properties": {"a": {"$ref": ref}}}
+                mcp = chain(TRIGGER, node("set", "core.set", {"fields": {"v": "1"}}))
+                mcp["settings"] = {"mcp_tool": {"name": "lookup", "description": "d", "input_schema": schema}}
+                tool = {"kind": "workflow", "name": "t", "description": "d", "workflow_id": "x",
+                        "parameters": schema}  # fmt: skip
+                for definition in (
+                    mcp,
+                    chain(TRIGGER, node("agent", "ai.agent", {"tools": [tool]})),
+                    chain(TRIGGER, node("x", "ai.extract", {"schema": schema})),
+                ):
+                    refused = await client.post(
+                        "/api/v1/workflows", json={"name": "t", "definition": definition}, headers=ann.headers
+                    )
+                    assert refused.status_code == 422, refused.text
+                    assert "is not local" in refused.text, refused.text
+            # A local reference is fine.
+            local = {
+                "type": "object",
+                "$defs": {"n": {"type": "integer"}},
+                "properties": {"a": {"$ref": "#/$defs/n"}},
+            }
             definition = chain(TRIGGER, node("set", "core.set", {"fields": {"v": "1"}}))
             definition["settings"] = {
-                "mcp_tool": {
-                    "name": "lookup",
-                    "description": "d",
-                    "input_schema": {"type": "object", "properties": {"a": {"$ref": ref}}},
-                }
+                "mcp_tool": {"name": "lookup", "description": "d", "input_schema": local}
             }
             workflow_id = await create(client, ann, definition, "tool")
             activated = await client.post(f"/api/v1/workflows/{workflow_id}/activate", headers=ann.headers)
             assert activated.status_code == 200, activated.text
             key = await api_key(client, ann, ["workflows:read", "executions:write"])
-            await client.post(
-                "/mcp",
-                json={
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "tools/call",
-                    "params": {"name": "lookup", "arguments": {"a": 1}},
-                },
-                headers={
-                    **key,
-                    "Accept": "application/json, text/event-stream",
-                    "Content-Type": "application/json",
-                },
-            )
+
+            async def call(arguments: dict[str, Any]) -> dict[str, Any]:
+                answer = await client.post(
+                    "/mcp",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "lookup", "arguments": arguments}},
+                    headers={**key, "Accept": "application/json, text/event-stream",
+                             "Content-Type": "application/json"},
+                )  # fmt: skip
+                assert answer.status_code == 200, answer.text
+                return dict(answer.json())
+
+            wrong = (await call({"a": "x"}))["result"]
+            assert wrong["isError"] and "'x' is not of type 'integer'" in wrong["content"][0]["text"]
+            # A schema stored before the rule (written to the database directly) is not offered.
+            definition["settings"]["mcp_tool"]["input_schema"] = {
+                "type": "object", "properties": {"a": {"$ref": http_ref}}
+            }  # fmt: skip
+            async with db.session() as session:
+                await session.execute(
+                    update(WorkflowVersion)
+                    .where(WorkflowVersion.workflow_id == uuid.UUID(workflow_id))
+                    .values(definition=definition)
+                )
+                await session.commit()
+            stale = await call({"a": 1})
+            assert "Unknown tool 'lookup'" in stale["error"]["message"], stale
     finally:
         metadata.shutdown()
+    for ref in refs:
+        schema = {"type": "object", "properties": {"a": {"$ref": ref}}}
+        problem = argument_problem(schema, {"a": 1})
+        assert problem is not None and "the schema cannot be used" in problem
+        _, why = schema_problem(schema, '{"a": 1}')
+        assert why is not None and "the schema cannot be used" in why
     assert fetched == [], f"the server fetched {fetched} from loopback for a schema $ref"

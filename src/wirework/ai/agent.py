@@ -17,10 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import jsonschema
-
 from wirework.ai.llm import AIError, ChatRequest, ChatResult, Message, ToolCall, Usage
 from wirework.ai.tools import Tool, ToolFailed, spec_of
+from wirework.security.json_schema import first_error
 
 MAX_ITERATIONS: Final = 20
 DEFAULT_ITERATIONS: Final = 6
@@ -154,15 +153,11 @@ async def _call_tool(
 
 def argument_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
     """Why `arguments` do not fit the tool's JSON schema, or None."""
-    try:
-        validator = jsonschema.Draft202012Validator(schema)
-        error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
-    except jsonschema.exceptions.SchemaError:
-        return None  # checked when the node's parameters were; a bad schema validates nothing
-    if error is None:
+    problem = first_error(schema, arguments)
+    if problem is None:
         return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f"invalid arguments{f' at {where}' if where else ''}: {error.message}"
+    where, why = problem
+    return f"invalid arguments{f' at {where}' if where else ''}: {why}"
 
 
 def _describe(exc: Exception) -> str:

@@ -33,7 +33,6 @@ from typing import Any, Final
 
 import mcp_types as types
 import structlog
-from jsonschema import Draft202012Validator
 from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -52,6 +51,7 @@ from wirework.engine.definition import McpToolSettings
 from wirework.engine.models import ExecutionStatus, TriggerType
 from wirework.errors import Forbidden, Unauthorized, WireworkError
 from wirework.problems import error_response
+from wirework.security.json_schema import first_error
 from wirework.workflows.models import Workflow, WorkflowVersion
 
 log = structlog.get_logger("wirework.mcp")
@@ -168,12 +168,10 @@ async def _call_tool(
     if tool is None:
         raise MCPError(types.INVALID_PARAMS, f"Unknown tool {params.name!r}; tools/list names the tools.")
     arguments = params.arguments or {}
-    problems = sorted(
-        Draft202012Validator(tool.settings.input_schema).iter_errors(arguments), key=lambda e: list(e.path)
-    )
-    if problems:
-        where = "/".join(str(p) for p in problems[0].path) or "arguments"
-        return _error(f"Invalid arguments: {where}: {problems[0].message}")
+    problem = first_error(tool.settings.input_schema, arguments)
+    if problem is not None:
+        where, why = problem
+        return _error(f"Invalid arguments: {where or 'arguments'}: {why}")
     return await _run(caller, tool, arguments)
 
 

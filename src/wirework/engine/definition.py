@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from wirework.engine.errors import DefinitionError, DefinitionInvalid
+from wirework.security.json_schema import check_schema
 
 OnError = Literal["stop", "continue", "error_output"]
 """stop: the run fails; continue: failed items go out on the node's first output with an
@@ -138,10 +137,9 @@ class McpToolSettings(_Model):
             raise ValueError(f"input_schema is larger than {MCP_SCHEMA_MAX_BYTES} bytes as JSON")
         if value.get("type") != "object":
             raise ValueError('input_schema must describe an object: {"type": "object", ...}')
-        try:
-            Draft202012Validator.check_schema(value)
-        except SchemaError as exc:
-            raise ValueError(f"input_schema is not a valid JSON Schema: {exc.message}") from None
+        problems = check_schema(value, max_bytes=MCP_SCHEMA_MAX_BYTES)
+        if problems:
+            raise ValueError(f"input_schema: {problems[0]}")
         return value
 
 

@@ -9,7 +9,6 @@ import re
 import uuid
 from typing import Annotated, Any, Final, Literal
 
-import jsonschema
 from pydantic import Field, field_validator
 
 from wirework.ai.agent import MAX_ITERATIONS, AgentLimits, AgentStopped, run_agent
@@ -38,6 +37,7 @@ from wirework.nodes.ai.common import (
     usage_dict,
 )
 from wirework.nodes.core.http import CREDENTIAL_SLOTS as HTTP_SLOTS
+from wirework.security.json_schema import check_schema
 
 MAX_TOOLS: Final = 20
 MAX_SCHEMA_CHARS: Final = 32_000
@@ -127,10 +127,9 @@ def _schema(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError('a tool\'s parameters are a JSON schema of an object ({"type": "object", ...})')
     if len(str(value)) > MAX_SCHEMA_CHARS:
         raise ValueError(f"a tool's parameters schema is at most {MAX_SCHEMA_CHARS:,} characters")
-    try:
-        jsonschema.Draft202012Validator.check_schema(value)
-    except jsonschema.exceptions.SchemaError as exc:
-        raise ValueError(f"not a valid JSON schema: {exc.message}") from None
+    problems = check_schema(value)
+    if problems:
+        raise ValueError(problems[0])
     return value
 
 

@@ -7,7 +7,6 @@ import json
 import uuid
 from typing import Any, Final
 
-import jsonschema
 from pydantic import Field, ValidationError, field_validator
 
 from wirework.ai.llm import ChatRequest, Message, Usage
@@ -25,6 +24,7 @@ from wirework.nodes.ai.common import (
     text_of,
     usage_dict,
 )
+from wirework.security.json_schema import check_schema, first_error
 
 OTHER: Final = "other"
 MAX_CATEGORIES: Final = 50
@@ -178,10 +178,9 @@ class ExtractParameters(NodeParameters):
             raise ValueError('the schema describes an object ({"type": "object", "properties": ...})')
         if len(json.dumps(value)) > 32_000:
             raise ValueError("the schema is at most 32,000 characters")
-        try:
-            jsonschema.Draft202012Validator.check_schema(value)
-        except jsonschema.exceptions.SchemaError as exc:
-            raise ValueError(f"not a valid JSON schema: {exc.message}") from None
+        problems = check_schema(value)
+        if problems:
+            raise ValueError(problems[0])
         return value
 
 
@@ -191,11 +190,11 @@ def schema_problem(schema: dict[str, Any], text: str) -> tuple[Any, str | None]:
         value = parse_json(text)
     except ValueError:
         return None, "the answer is not JSON"
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
-    if error is None:
+    problem = first_error(schema, value)
+    if problem is None:
         return value, None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return value, f"{f'at {where}: ' if where else ''}{error.message}"
+    where, why = problem
+    return value, f"{f'at {where}: ' if where else ''}{why}"
 
 
 class AIExtract(Node):
