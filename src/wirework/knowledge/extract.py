@@ -1,26 +1,46 @@
 """Text extraction for knowledge bases: the readable text of a txt, md, html, pdf, docx or csv file.
 
-`extract_text` is synchronous and CPU-bound (a PDF of many pages takes seconds): async callers run
-it with `asyncio.to_thread`. Every input is bounded -- bytes in, characters out, PDF pages, zip
-members of a docx, CSV field size and the time spent -- and every failure is an `ExtractionError`
-whose message names the file and says what to do. Nothing here knows HTTP or the database.
+`extract_text` is the synchronous, CPU-bound core. Every input is bounded -- bytes in, characters
+out, PDF pages and content streams, zip members of a docx (size and compression ratio), CSV field
+size and the time spent -- and every failure is an `ExtractionError` whose message names the file
+and says what to do. Nothing here knows HTTP or the database.
+
+Those bounds are checked by the parsers' own code, between pages and blocks; a hostile file can
+still make one parser call (lxml on a docx, pypdf on one page, the CSV sniffer, the HTML parser)
+take minutes and gigabytes. So async callers use `extract_isolated`: plain text and Markdown
+(a decode and a linear clean-up) are read in a thread; every other type is read by a child process
+(`knowledge.extract_worker`) with the operating system as the wall -- at most
+`ISOLATED_MEMORY_BYTES` of address space, `ISOLATED_CPU_S` of processor time, no core files, no
+files written, killed by the parent after `ISOLATED_WALL_S` -- and at most
+`MAX_CONCURRENT_EXTRACTIONS` children per process (a caller that waits longer than
+`SLOT_WAIT_S` for one is told the server is busy: 503).
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import csv
 import io
+import json
+import logging
+import os
 import re
+import signal
+import sys
 import time
+import weakref
 import zipfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import Any
 
-from wirework.errors import ValidationFailed
+from wirework.errors import ServiceUnavailable, ValidationFailed
+
+log = logging.getLogger(__name__)
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024  # a file to extract (the upload limit of the API too)
 MAX_TEXT_CHARS = 5_000_000  # extracted text of one document
@@ -32,8 +52,17 @@ PDF_MAX_PARSE_WORK = 500_000  # operands and operators in one content stream
 PDF_MAX_FORMS_PER_PAGE = 500  # form XObjects drawn by one page
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024  # all members of a docx, unpacked
 MAX_DOCX_XML = 64 * 1024 * 1024  # word/document.xml unpacked (parsed into memory as a tree)
+MAX_DOCX_RATIO = 500  # unpacked / packed size of a zip member over 1 MB (deflate's ceiling is ~1,030)
 MAX_CSV_FIELD = 1_000_000  # characters in one CSV cell
-MAX_SECONDS = 120.0  # checked between pages / rows / blocks
+MAX_SECONDS = 60.0  # checked between pages / rows / blocks
+
+# The operating system's wall around a child that reads a file (`extract_isolated`).
+ISOLATED_MEMORY_BYTES = 1024 * 1024 * 1024  # address space of the child
+ISOLATED_CPU_S = 60  # processor seconds of the child (then SIGXCPU, SIGKILL 5 s later)
+ISOLATED_WALL_S = 90.0  # then the parent kills it
+MAX_CONCURRENT_EXTRACTIONS = max(1, min(4, os.cpu_count() or 1))  # children at once per process
+SLOT_WAIT_S = 10.0  # how long a caller waits for a free child before a 503
+_MAX_ANSWER_BYTES = MAX_TEXT_CHARS * 12 + 65536  # the child's JSON (ASCII escapes) at most
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -77,12 +106,7 @@ class Extracted:
 def extract_text(data: bytes, *, filename: str, mime_type: str | None = None) -> Extracted:
     """The text of `data`, read as the type its name, its MIME type or its first bytes say."""
     name = filename or "document"
-    if len(data) > MAX_INPUT_BYTES:
-        raise ExtractionError(
-            f"{name}: the file is {len(data):,} bytes; at most {MAX_INPUT_BYTES:,} bytes can be read"
-        )
-    if not data:
-        raise ExtractionError(f"{name}: empty file")
+    _check_input(data, name)
     kind, charset = _detect(data, name, mime_type)
     deadline = time.monotonic() + MAX_SECONDS
     reader: Callable[[bytes, str, str | None, float], str] = _READERS[kind]
@@ -97,6 +121,167 @@ def extract_text(data: bytes, *, filename: str, mime_type: str | None = None) ->
             "per document: split it into several documents"
         )
     return Extracted(text=text, mime_type=kind)
+
+
+def _check_input(data: bytes, name: str) -> None:
+    if len(data) > MAX_INPUT_BYTES:
+        raise ExtractionError(
+            f"{name}: the file is {len(data):,} bytes; at most {MAX_INPUT_BYTES:,} bytes can be read"
+        )
+    if not data:
+        raise ExtractionError(f"{name}: empty file")
+
+
+# --- isolation ----------------------------------------------------------------------------------
+
+IN_PROCESS = frozenset({TEXT, MARKDOWN})
+"""Types read in a thread of this process: a decode and a line-by-line clean-up, linear in the
+(bounded) input. HTML (html.parser), CSV (its sniffer's regular expressions), PDF and docx go to
+a child."""
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def extract_isolated(
+    data: bytes, *, filename: str, mime_type: str | None = None, wait_s: float | None = None
+) -> Extracted:
+    """`extract_text` for async callers, with the operating system as the wall (see the module's
+    docstring). ExtractionError as `extract_text` raises it, or naming the limit a child hit;
+    ServiceUnavailable when no child is free within `wait_s` (default SLOT_WAIT_S)."""
+    name = filename or "document"
+    _check_input(data, name)
+    kind, _ = _detect(data, name, mime_type)
+    if kind in IN_PROCESS:
+        return await asyncio.to_thread(extract_text, data, filename=name, mime_type=mime_type)
+    async with _slot(SLOT_WAIT_S if wait_s is None else wait_s):
+        return await _in_child(data, name, mime_type)
+
+
+@contextlib.asynccontextmanager
+async def _slot(wait_s: float) -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    size, slots = _slots.get(loop, (0, None))
+    if slots is None or size != MAX_CONCURRENT_EXTRACTIONS:
+        size, slots = MAX_CONCURRENT_EXTRACTIONS, asyncio.Semaphore(MAX_CONCURRENT_EXTRACTIONS)
+        _slots[loop] = (size, slots)
+    try:
+        async with asyncio.timeout(wait_s):
+            await slots.acquire()
+    except TimeoutError:
+        raise ServiceUnavailable(
+            f"The server is reading {size} other file(s) and cannot read this one now; try again "
+            "in a minute.",
+            headers={"Retry-After": "30"},
+        ) from None
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def _limit_error(name: str, why: str) -> ExtractionError:
+    return ExtractionError(
+        f"{name}: the file is too large or complex to read within the limits ({why}); "
+        "split it or save it in a simpler form"
+    )
+
+
+def _child_env() -> dict[str, str]:
+    """Only what Python needs to find the same packages: no secrets from this process's environment."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+class _TooMuchOutput(Exception):
+    pass
+
+
+async def _read_capped(stream: asyncio.StreamReader | None, cap: int, *, keep_tail: bool = False) -> bytes:
+    out = bytearray()
+    if stream is None:
+        return b""
+    while piece := await stream.read(65536):
+        out += piece
+        if len(out) > cap:
+            if not keep_tail:
+                raise _TooMuchOutput
+            del out[: len(out) - cap]
+    return bytes(out)
+
+
+async def _feed(stdin: asyncio.StreamWriter | None, payload: bytes) -> None:
+    if stdin is None:
+        return
+    try:
+        stdin.write(payload)
+        await stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):  # the child stopped early: its exit code says why
+        pass
+    finally:
+        stdin.close()
+
+
+async def _in_child(data: bytes, name: str, mime_type: str | None) -> Extracted:
+    header = json.dumps({"filename": name, "mime_type": mime_type}).encode("ascii") + b"\n"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wirework.knowledge.extract_worker",
+        str(ISOLATED_MEMORY_BYTES),
+        str(ISOLATED_CPU_S),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_child_env(),
+        close_fds=True,
+    )
+    try:
+        async with asyncio.timeout(ISOLATED_WALL_S):
+            _, answer, errors = await asyncio.gather(
+                _feed(process.stdin, header + data),
+                _read_capped(process.stdout, _MAX_ANSWER_BYTES),
+                _read_capped(process.stderr, 4096, keep_tail=True),
+            )
+            code = await process.wait()
+    except TimeoutError:
+        raise _limit_error(name, f"it took longer than {ISOLATED_WALL_S:g} s") from None
+    except _TooMuchOutput:
+        raise _limit_error(name, "its text is too long") from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            with contextlib.suppress(Exception):
+                await process.wait()
+    if code == 0:
+        try:
+            result = json.loads(answer)
+        except ValueError:
+            result = None
+        if isinstance(result, dict):
+            if isinstance(result.get("text"), str) and isinstance(result.get("mime_type"), str):
+                return Extracted(text=result["text"], mime_type=result["mime_type"])
+            if isinstance(result.get("error"), str):
+                raise ExtractionError(result["error"])
+            if result.get("limit") == "memory":
+                raise _limit_error(
+                    name, f"it needed more than {ISOLATED_MEMORY_BYTES // 2**20:,} MB of memory"
+                )
+    if code == -signal.SIGXCPU:
+        raise _limit_error(name, f"it needed more than {ISOLATED_CPU_S} s of processor time")
+    if code == -signal.SIGKILL:  # the hard CPU limit, or the kernel out of memory
+        raise _limit_error(name, f"it met the limit of {ISOLATED_CPU_S} s of processor time or of memory")
+    log.warning(
+        "extracting %r: the child exited with %s: %s", name, code, errors.decode("utf-8", "replace")[-2000:]
+    )
+    raise _limit_error(name, "the reader stopped without an answer")
 
 
 # --- detection ----------------------------------------------------------------------------------
@@ -180,7 +365,9 @@ def _mostly_binary(head: bytes) -> bool:
 def _clean(text: str) -> str:
     """Unix line ends, no NUL (PostgreSQL refuses it), no trailing blanks at line ends."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = re.sub(r"[ \t\f\v]+\n", "\n", text)
+    # Line by line: the regular expression `[ \t\f\v]+\n` is quadratic on a long run of blanks
+    # without a line end (20,000 spaces took 1 s, 80,000 took 12 s, holding the GIL).
+    text = "\n".join(line.rstrip(" \t\f\v") for line in text.split("\n"))
     return text.strip("\n")
 
 
@@ -323,7 +510,7 @@ def _read_pdf_pages(data: bytes, name: str, deadline: float) -> str:
                     f"{name}: the PDF is encrypted with a password; save it without one and upload it again"
                 )
         pages = len(reader.pages)
-    except ExtractionError:
+    except (ExtractionError, MemoryError):
         raise
     except Exception as exc:  # hostile input: pypdf raises many types
         raise ExtractionError(f"{name}: not a readable PDF ({_reason(exc)})") from exc
@@ -339,6 +526,8 @@ def _read_pdf_pages(data: bytes, name: str, deadline: float) -> str:
             raise ExtractionError(
                 f"{name}: page {number + 1} is too large or complex to read ({_reason(exc)})"
             ) from exc
+        except MemoryError:  # the child's address space is spent: no page after it fares better
+            raise
         except Exception as exc:  # one broken page must not hide the rest
             if number == 0 and pages == 1:
                 raise ExtractionError(f"{name}: not a readable PDF ({_reason(exc)})") from exc
@@ -361,8 +550,20 @@ def _read_docx(data: bytes, name: str, charset: str | None, deadline: float) -> 
                 raise ExtractionError(f"{name}: not a Word document (.docx): it has no word/document.xml")
             unpacked = sum(m.file_size for m in members)
             body = archive.getinfo("word/document.xml").file_size
+            bombs = [
+                m
+                for m in members
+                if m.file_size > 1024 * 1024 and m.file_size > MAX_DOCX_RATIO * max(1, m.compress_size)
+            ]
     except zipfile.BadZipFile as exc:
         raise ExtractionError(f"{name}: not a readable Word document (.docx): {_reason(exc)}") from exc
+    if bombs:  # before any parse: a word processor's XML packs 5-30:1, a generated table ~220:1
+        bomb = bombs[0]
+        raise ExtractionError(
+            f"{name}: the part {bomb.filename[:100]} unpacks from {bomb.compress_size:,} to "
+            f"{bomb.file_size:,} bytes, more than {MAX_DOCX_RATIO}:1; this is not a document a word "
+            "processor writes"
+        )
     if body > MAX_DOCX_XML:
         raise ExtractionError(
             f"{name}: the document's text part unpacks to {body:,} bytes; at most {MAX_DOCX_XML:,} are read"
@@ -384,7 +585,7 @@ def _read_docx(data: bytes, name: str, charset: str | None, deadline: float) -> 
                 blocks.append(block.text)
             elif isinstance(block, Table):
                 blocks.append(_docx_table(block))
-    except ExtractionError:
+    except (ExtractionError, MemoryError):
         raise
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors...
         raise ExtractionError(f"{name}: not a readable Word document (.docx): {_reason(exc)}") from exc
