@@ -156,12 +156,13 @@ def docx_bomb(paragraphs_100k: int) -> bytes:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1")
 def test_docx_bomb_is_refused_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     """10 million empty paragraphs: 60 MB of XML (under MAX_DOCX_XML, 64 MB since f1c45d6) from a
     ~90 KB upload, a ratio of 650:1. Measured: 44 KB (30 MB of XML) took 120 s and 1.2 GB of
     memory before the deadline stopped it; 60 MB takes twice the memory. The parse is stubbed
-    here to keep the test fast; it shows the bomb reaches the parser."""
+    here to keep the test fast; it shows the bomb reaches the parser. Fixed: a zip member packed
+    past 500:1 is refused before any parse, and what passes is read by a child process under the
+    operating system's limits (tests/knowledge/test_extract_isolated.py)."""
     import docx
 
     from wirework.knowledge.extract import ExtractionError, extract_text
@@ -178,6 +179,8 @@ def test_docx_bomb_is_refused_before_it_is_parsed(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ExtractionError) as refused:
         extract_text(bomb, filename="bomb.docx")
     assert "REACHED-THE-XML-PARSER" not in str(refused.value)
+    assert refused.value.detail.startswith("bomb.docx: the part word/document.xml unpacks from ")
+    assert "more than 500:1" in refused.value.detail
 
 
 # --------------------------------------------------------------------------------------------
