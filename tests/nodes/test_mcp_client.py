@@ -145,3 +145,45 @@ async def test_keys_unreachable_servers_and_guarded_addresses_fail_clearly(
         assert execution["status"] == "failed"
         assert says in error_of(execution, "mcp"), (says, error_of(execution, "mcp"))
         assert "ww_not-a-key" not in error_of(execution, "mcp")
+
+
+async def test_an_event_stream_is_read_until_its_answer_and_bounded_in_all(backend: str) -> None:
+    """A server that answers over an event stream and then keeps it open (keep-alive pings): the
+    answer is used as soon as it arrives; a server that only pings fails at `timeout_s`, which
+    bounds the whole request, not each read. The node's HTTP does not touch the database."""
+    if backend != "sqlite":
+        pytest.skip("no database involved: SQLite only")
+    from ipaddress import ip_network
+
+    from wirework.nodes.mcp import McpError, McpSession
+    from wirework.security.ssrf import SsrfPolicy, guarded_client
+
+    answers = True
+
+    async def keep_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+        if answers:
+            writer.write(
+                b'event: message\r\ndata: {"jsonrpc": "2.0", "method": "notifications/progress"}\r\n\r\n'
+            )
+            writer.write(b'data: {"jsonrpc": "2.0", "id": 1,\r\ndata:  "result": {"tools": []}}\r\n\r\n')
+        with contextlib.suppress(Exception):
+            for _ in range(50):  # 10 s of pings, unless the client goes
+                writer.write(b": ping\n\n")
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        writer.close()
+
+    server = await asyncio.start_server(keep_open, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/mcp"
+    policy = SsrfPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
+    try:
+        async with guarded_client(policy) as http:
+            listed = await asyncio.wait_for(McpSession(http, url, None, 5).request("tools/list", {}), 3)
+            assert listed == {"tools": []}
+            answers = False
+            with pytest.raises(McpError, match=r"did not answer within 0.5 s"):
+                await asyncio.wait_for(McpSession(http, url, None, 0.5).request("tools/list", {}), 3)
+    finally:
+        server.close()

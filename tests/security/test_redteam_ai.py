@@ -420,7 +420,6 @@ def test_summarize_splits_text_in_linear_time() -> None:
 # Finding 10: the mcp.client node's timeout_s is per read, not per request.
 
 
-@pytest.mark.xfail(strict=True, reason="finding 10")
 async def test_mcp_client_timeout_bounds_a_trickling_server() -> None:
     """A server that answers its headers, then sends an SSE comment line every 0.2 s, never
     ends the request: `timeout_s` (documented "Time limit of each request to the server") is

@@ -3,14 +3,20 @@
 The client speaks MCP's streamable HTTP transport itself (JSON-RPC POSTs answered with JSON or
 a server-sent event stream, the `Mcp-Session-Id` header kept for the session) over the SSRF-
 guarded httpx client every node uses, so the server's address is checked where the connection
-is made, each answer is read up to a size cap and each request has a time limit. (The SDK's
-client brings its own HTTP stack, which the guard cannot sit under: docs/decisions/0014-mcp.md.)
+is made, each answer is read up to a size cap (and a session's answers together up to another),
+and each request has one deadline for the whole exchange: connecting, the headers and the body
+(an event stream is read only until the answer to the request has arrived, so a server that
+keeps it open with keep-alive pings or a trickle cannot hold the node past `timeout_s`). (The
+SDK's client brings its own HTTP stack, which the guard cannot sit under:
+docs/decisions/0014-mcp.md.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import contextlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final, Literal
 
 import httpx
@@ -28,6 +34,8 @@ CATEGORY: Final = "AI"
 PROTOCOL_VERSION: Final = "2025-06-18"
 MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
 """An answer (JSON or the event stream of one request) at most this big."""
+MAX_SESSION_BYTES: Final = 64 * 1024 * 1024
+"""All the answers of one session (one server in one node run) at most this big together."""
 MAX_PAGES: Final = 20
 """tools/list pages followed (nextCursor) at most."""
 ERROR_CHARS: Final = 300
@@ -60,7 +68,12 @@ class McpClientParameters(NodeParameters):
         "fail",
         description="A result the server marks as an error: fail the item, or output it (is_error true).",
     )
-    timeout_s: float = Field(30, gt=0, le=300, description="Time limit of each request to the server.")
+    timeout_s: float = Field(
+        30,
+        gt=0,
+        le=300,
+        description="Time limit of each request to the server, connecting included.",
+    )
 
 
 class McpSession:
@@ -76,6 +89,8 @@ class McpSession:
         self.session_id: str | None = None
         self._next_id = 0
         self.server_name = ""
+        self.received = 0
+        """Bytes of answers read in this session (at most MAX_SESSION_BYTES)."""
 
     async def open(self) -> None:
         result = await self.request(
@@ -96,8 +111,9 @@ class McpSession:
         if self.session_id is None:
             return
         # The server may not allow it (405); the session then expires on its own.
-        with contextlib.suppress(httpx.HTTPError):
-            await self.client.delete(self.url, headers=self._headers(), timeout=self.timeout_s)
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(self.timeout_s):
+                await self.client.delete(self.url, headers=self._headers(), timeout=self.timeout_s)
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
@@ -123,19 +139,29 @@ class McpSession:
         return {**self.headers, "Mcp-Session-Id": self.session_id}
 
     async def _post(self, message: dict[str, Any], request_id: int | None) -> dict[str, Any] | None:
+        """One JSON-RPC message: its answer (None for a notification), within `timeout_s` in all."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await self._exchange(message, request_id)
+        except (TimeoutError, httpx.TimeoutException):
+            raise McpError(
+                f"The MCP server at {self.url} did not answer within {self.timeout_s:g} s."
+            ) from None
+
+    async def _exchange(self, message: dict[str, Any], request_id: int | None) -> dict[str, Any] | None:
         try:
             async with self.client.stream(
                 "POST", self.url, json=message, headers=self._headers(), timeout=self.timeout_s
             ) as response:
                 if "mcp-session-id" in response.headers:
                     self.session_id = response.headers["mcp-session-id"][:200]
-                body = await _read_capped(response)
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if request_id is not None and response.status_code == 200 and kind == "text/event-stream":
+                    # Read only until the answer: the server may keep the stream open.
+                    return await self._answer_in_stream(response, request_id)
+                body = await self._read_capped(response)
         except SsrfBlocked as exc:
             raise McpError(f"The MCP server's address is not allowed: {exc}") from None
-        except httpx.TimeoutException:
-            raise McpError(
-                f"The MCP server at {self.url} did not answer within {self.timeout_s:g} s."
-            ) from None
         except httpx.HTTPError as exc:
             raise McpError(
                 f"The MCP server at {self.url} cannot be reached: {type(exc).__name__}: {exc}"
@@ -151,23 +177,50 @@ class McpSession:
             return None
         if response.status_code != 200:
             raise McpError(f"The MCP server answered {response.status_code}: {_snippet(body)}")
-        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "text/event-stream":
-            return _from_events(body, request_id)
         if kind == "application/json":
             return _matching(_loads(body), request_id)
         raise McpError(f"The MCP server answered {kind or 'no content type'}, not JSON or an event stream.")
 
+    async def _chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The body's bytes, within the answer's and the session's size caps."""
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            self.received += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise McpError(f"The MCP server's answer is larger than {MAX_RESPONSE_BYTES} bytes.")
+            if self.received > MAX_SESSION_BYTES:
+                raise McpError(
+                    f"The MCP server's answers in this run exceed {MAX_SESSION_BYTES} bytes together."
+                )
+            yield chunk
 
-async def _read_capped(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise McpError(f"The MCP server's answer is larger than {MAX_RESPONSE_BYTES} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        return b"".join([chunk async for chunk in self._chunks(response)])
+
+    async def _answer_in_stream(self, response: httpx.Response, request_id: int) -> dict[str, Any] | None:
+        """The answer to `request_id` from an event stream, read event by event until it comes
+        (notifications before it are skipped); None if the stream ends without it."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""  # text after the last complete event
+        async for chunk in self._chunks(response):
+            text = pending + decoder.decode(chunk)
+            held = "\r" if text.endswith("\r") else ""  # maybe half of a CRLF
+            text = text[: len(text) - len(held)].replace("\r\n", "\n")
+            # Only the new text can complete an event: search from just before it.
+            start = max(0, len(pending) - 1)
+            while (end := text.find("\n\n", start)) >= 0:
+                found = _event_answer(text[:end], request_id)
+                if found is not None:
+                    return found
+                text, start = text[end + 2 :], 0
+            pending = text + held
+        rest = (pending + decoder.decode(b"", final=True)).replace("\r\n", "\n")
+        for event in rest.split("\n\n"):
+            found = _event_answer(event, request_id)
+            if found is not None:
+                return found
+        return None
 
 
 def _snippet(body: bytes) -> str:
@@ -194,15 +247,10 @@ def _matching(value: Any, request_id: int) -> dict[str, Any] | None:
     return None
 
 
-def _from_events(body: bytes, request_id: int) -> dict[str, Any] | None:
-    """The answer to `request_id` among the stream's events (notifications before it are skipped)."""
-    for event in body.decode("utf-8", "replace").replace("\r\n", "\n").split("\n\n"):
-        data = "\n".join(line[5:].lstrip() for line in event.split("\n") if line.startswith("data:"))
-        if data:
-            found = _matching(_loads(data), request_id)
-            if found is not None:
-                return found
-    return None
+def _event_answer(event: str, request_id: int) -> dict[str, Any] | None:
+    """The answer to `request_id` if this server-sent event carries it."""
+    data = "\n".join(line[5:].lstrip() for line in event.split("\n") if line.startswith("data:"))
+    return _matching(_loads(data), request_id) if data else None
 
 
 def _text_of(content: Any) -> str:
