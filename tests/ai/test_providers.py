@@ -404,3 +404,37 @@ async def test_an_embedding_of_the_wrong_size(llm: FakeLLM) -> None:
     llm.reply_embeddings(EmbeddingReply(raw=b"oops"))
     with pytest.raises(AIError, match="not JSON"):
         await embedder.embed(["a"])
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://" + "a" * 64 + ".example.com/v1", "http://a..b/v1", "http://[::1"],
+    ids=["label-too-long", "empty-label", "unparseable"],
+)
+async def test_a_base_url_the_client_cannot_use_is_an_ai_error(provider: str, base_url: str) -> None:
+    """A model saved before the save-time check (red team finding 5): every call, plain and
+    streamed, and embeddings, fail with an AIError naming the URL, never a raw UnicodeError
+    or InvalidURL (a 500 at the API)."""
+    m = ResolvedModel(
+        uuid.uuid4(), uuid.uuid4(), "Odd", ModelProvider(provider), "m", ModelType.llm, {}, base_url, KEY
+    )
+    with pytest.raises(AIError) as caught:
+        await service.chat(m, ask(), ssrf=SsrfPolicy())
+    assert "cannot be used" in caught.value.detail and "fix the base URL" in caught.value.detail
+    with pytest.raises(AIError, match="cannot be used"):
+        await streamed(m, ask())
+    if provider == "openai":
+        e = ResolvedModel(
+            uuid.uuid4(),
+            uuid.uuid4(),
+            "Odd",
+            ModelProvider.openai,
+            "e",
+            ModelType.embedding,
+            {},
+            base_url,
+            KEY,
+        )
+        with pytest.raises(AIError, match="cannot be used"):
+            await service.embedder_of(e, ssrf=SsrfPolicy()).embed(["x"])

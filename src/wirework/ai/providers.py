@@ -79,6 +79,11 @@ def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:
 def _transport_error(model: ResolvedModel, url: str, exc: Exception, timeout: float) -> AIError:
     if isinstance(exc, SsrfBlocked):
         return AIError(f"{model.where}: {exc}")
+    if isinstance(exc, httpx.InvalidURL | UnicodeError):  # a URL the client cannot parse or encode
+        return AIError(
+            f"{model.where}: the URL {_shorten(url, 200)} cannot be used ({_shorten(str(exc), 200)}); "
+            "fix the base URL in the model's settings"
+        )
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return AIError(
             f"{model.where}: the model server at {url} did not answer within {timeout:g} s; "
@@ -166,7 +171,7 @@ async def _post_json(
             body = await _read_bounded(model, response, MAX_RESPONSE_BYTES)
     except AIError:
         raise
-    except (httpx.HTTPError, SsrfBlocked, TimeoutError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, SsrfBlocked, TimeoutError) as exc:
         raise _transport_error(model, url, exc, timeout) from None
     if response.status_code >= 400:
         raise _status_error(model, response, body)
@@ -223,7 +228,7 @@ async def _sse_events(
                 yield _SseEvent(event, "\n".join(data))
     except AIError:
         raise
-    except (httpx.HTTPError, SsrfBlocked, TimeoutError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, SsrfBlocked, TimeoutError) as exc:
         raise _transport_error(model, url, exc, timeout) from None
 
 

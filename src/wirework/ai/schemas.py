@@ -7,12 +7,37 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from wirework.ai.models import ModelProvider, ModelType
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def url_problem(url: str) -> str | None:
+    """Why the HTTP client cannot use `url` (it cannot parse it, or cannot encode its host for
+    the resolver), or None. The same checks at save and at call time, so a model that saves can
+    be called."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        return f"is not a usable URL ({str(exc)[:200]})"
+    host = parsed.raw_host.decode("ascii", "replace")
+    if not host:
+        return "has no host"
+    if ":" not in host:  # an IPv6 literal has no labels to encode
+        try:
+            host.encode("idna")
+        except UnicodeError:
+            return (
+                f"has a host name that cannot be looked up ({host[:100]!r}: every dot-separated part "
+                "must have 1 to 63 characters)"
+            )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"has port {parsed.port}; a port is between 1 and 65535"
+    return None
 
 
 class ModelSettings(BaseModel):
@@ -64,6 +89,9 @@ class ModelSettings(BaseModel):
             raise ValueError("must start with http:// or https://")
         if "@" in value.split("/", 3)[2]:
             raise ValueError("must not hold a user name or password: put the key in a credential")
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value.rstrip("/")
 
     def stored(self) -> dict[str, Any]:

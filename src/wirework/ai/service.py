@@ -33,6 +33,7 @@ from wirework.ai.llm import (
     Usage,
 )
 from wirework.ai.models import AIModel, AIUsage, ModelProvider, ModelType
+from wirework.ai.schemas import url_problem
 from wirework.db.engine import Database
 from wirework.db.health import is_conflict
 from wirework.db.scoping import get_scoped, scoped
@@ -338,6 +339,10 @@ def check_base_url(base_url: str | None, policy: SsrfPolicy) -> None:
     """Refuse at save time what the SSRF guard would refuse at call time (as far as no DNS is needed)."""
     if not base_url:
         return
+    problem = url_problem(base_url)
+    if problem is not None:  # ModelSettings checks it too; this keeps every caller safe
+        message = f"base_url {problem}"
+        raise ValidationFailed(message, errors=[{"loc": ["configuration", "base_url"], "msg": message}])
     try:
         check_url(base_url, policy)
     except SsrfBlocked as exc:
