@@ -28,7 +28,7 @@ from wirework.db.pagination import MAX_LIMIT, paginate
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
 from wirework.deps import SessionDep
-from wirework.errors import Conflict
+from wirework.errors import Conflict, ValidationFailed
 from wirework.problems import problem_responses
 from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
@@ -248,8 +248,14 @@ async def usage(
     since: datetime | None = Query(None, description="Only calls at or after this time (ISO 8601)."),
 ) -> UsageOut:
     """Calls and tokens per model, optionally for one execution, one conversation, or since a time."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)  # a time without zone is UTC, as everything here
+    if since is not None:
+        try:  # a time without zone is UTC, as everything here
+            since = since.astimezone(UTC) if since.tzinfo is not None else since.replace(tzinfo=UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the calendar's end in UTC
+            message = "since is outside the dates that can be expressed in UTC"
+            raise ValidationFailed(
+                message, errors=[{"loc": ["query", "since"], "msg": message, "type": "value_error"}]
+            ) from None
     totals = await service.usage_totals(
         session, org_id, execution_id=execution_id, session_id=session_id, since=since
     )
