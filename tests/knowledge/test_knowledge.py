@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from tests.knowledge.conftest import add_text, find, make_collection, settled, upload
@@ -91,6 +92,31 @@ async def test_filters_apply_before_ranking(client: httpx.AsyncClient, ann: Acco
     )
     assert refused.status_code == 422, refused.text
     assert "filter 'topic'" in refused.json()["detail"]
+
+
+async def test_a_filter_leaving_many_documents_is_applied_to_ranked_rows(
+    client: httpx.AsyncClient, ann: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team finding 8: a filter leaving more documents than a statement may bind (asyncpg:
+    32,767 parameters) was a 500. Past IN_LIMIT ids the ranked rows are filtered instead, the
+    window growing until k pass; here every filtered words search takes that road, from a
+    window of one row."""
+    from wirework.knowledge import search
+
+    collection = await _three(client, ann)
+    monkeypatch.setattr(search, "IN_LIMIT", 0)
+    monkeypatch.setattr(search, "FILTER_FIRST_WINDOW", 1)
+    query = "Etna lava sourdough starter invoice export"
+    everything = await find(client, ann, collection, query, mode="text", limit=5)
+    assert {h["document_name"] for h in everything} == {"etna.txt", "bread.md", "wx.txt"}
+    for topic, expected in (("geo", ["etna.txt"]), ("food", ["bread.md"]), ("support", ["wx.txt"])):
+        hits = await find(client, ann, collection, query, mode="text", filters={"topic": topic}, limit=1)
+        assert [h["document_name"] for h in hits] == expected, (topic, hits)
+    hits = await find(client, ann, collection, query, mode="text", filters={"lang": "en"}, limit=5)
+    assert [h["document_name"] for h in hits] == [
+        h["document_name"] for h in everything if h["document_name"] != "bread.md"
+    ]  # the same order as unfiltered, less what the filter leaves out
+    assert await find(client, ann, collection, query, mode="text", filters={"lang": "fr"}) == []
 
 
 async def test_parents_are_returned_for_their_chunks_once(client: httpx.AsyncClient, ann: Account) -> None:

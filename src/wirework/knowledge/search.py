@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Float, Integer, bindparam, column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.db.engine import Database
@@ -39,7 +39,11 @@ MAX_FILTER_KEYS = 20
 MAX_FILTER_VALUES = 100
 MAX_TERMS = 32
 RRF_K = 60
-IN_BATCH = 10_000
+IN_LIMIT = 1_000
+"""Document ids a filtered words search binds in one statement; past it, see `text_search`."""
+FILTER_FIRST_WINDOW = 500
+FILTER_SCAN_MAX = 50_000
+"""Ranked rows a words search reads at most to find k that pass a filter leaving > IN_LIMIT documents."""
 
 _STOP = """a an and are as at be but by can do does for from has have how i in is it its of on or
 that the their there these this to was what when where which who why will with you your"""
@@ -243,29 +247,46 @@ async def text_search(
     k: int,
     allowed: set[uuid.UUID] | None,
 ) -> list[tuple[int, float]]:
-    """(chunk id, score) of the k chunks that best match the query's words, best first. A filter
-    that leaves many documents is asked in batches of IN_BATCH ids (drivers bound the parameters
-    of a statement: asyncpg to 32,767) and the batches' best merged, which ranks as one query."""
+    """(chunk id, score) of the k chunks that best match the query's words, best first, of the
+    `allowed` documents when a filter left some. Never one bind parameter per document beyond
+    IN_LIMIT (asyncpg refuses more than 32,767 in a statement; a filter may leave 200,000): a
+    larger set is applied to the ranked rows here, reading a window that grows 4x while fewer
+    than k pass, up to FILTER_SCAN_MAX rows, so the statement's size never grows with matches."""
     words = terms(query)
     if not words:
         return []
-    if allowed is not None and len(allowed) > IN_BATCH:
-        ordered = sorted(allowed, key=str)
-        found: list[tuple[int, float]] = []
-        for start in range(0, len(ordered), IN_BATCH):
-            batch = set(ordered[start : start + IN_BATCH])
-            found.extend(await text_search(session, dialect, collection_ids, query, k, batch))
-        found.sort(key=lambda pair: (-pair[1], pair[0]))
-        return found[:k]
+    if allowed is None or len(allowed) <= IN_LIMIT:
+        return [
+            (chunk_id, score)
+            for chunk_id, score, _ in await _ranked(session, dialect, collection_ids, words, k, allowed)
+        ]
+    window = max(FILTER_FIRST_WINDOW, 8 * k)
+    while True:
+        rows = await _ranked(session, dialect, collection_ids, words, window, None)
+        found = [(chunk_id, score) for chunk_id, score, document_id in rows if document_id in allowed]
+        if len(found) >= k or len(rows) < window or window >= FILTER_SCAN_MAX:
+            return found[:k]
+        window = min(window * 4, FILTER_SCAN_MAX)
+
+
+async def _ranked(
+    session: AsyncSession,
+    dialect: str,
+    collection_ids: list[uuid.UUID],
+    words: list[str],
+    k: int,
+    documents: set[uuid.UUID] | None,
+) -> list[tuple[int, float, uuid.UUID]]:
+    """(chunk id, score, document id) of the k best chunks for the words, of `documents` if given."""
     params: dict[str, Any] = {"collections": list(collection_ids), "k": k}
     where_docs = ""
-    if allowed is not None:
+    if documents is not None:
         where_docs = " AND c.document_id IN :documents"
-        params["documents"] = list(allowed)
+        params["documents"] = list(documents)
     if dialect == "sqlite":
         params["q"] = " OR ".join(f'"{w}"' for w in words)
         statement = text(
-            "SELECT c.id, -bm25(kb_chunks_fts) AS score FROM kb_chunks_fts "  # noqa: S608 - constants
+            "SELECT c.id, -bm25(kb_chunks_fts) AS score, c.document_id FROM kb_chunks_fts "  # noqa: S608 - constants
             "JOIN kb_chunks c ON c.id = kb_chunks_fts.rowid "
             "WHERE kb_chunks_fts MATCH :q AND c.collection_id IN :collections AND c.kind = 'chunk'"
             + where_docs
@@ -275,7 +296,7 @@ async def text_search(
     elif dialect == "postgresql":
         params["q"] = " or ".join(w for w in words if w not in ("or", "and", "not"))
         statement = text(
-            "SELECT c.id, ts_rank_cd(c.tsv, q.query) AS score "
+            "SELECT c.id, ts_rank_cd(c.tsv, q.query) AS score, c.document_id "
             "FROM kb_chunks c, websearch_to_tsquery('english', :q) AS q(query) "
             "WHERE c.tsv @@ q.query AND c.collection_id IN :collections AND c.kind = 'chunk'"
             + where_docs
@@ -285,20 +306,25 @@ async def text_search(
     else:
         params["q"] = " ".join(words)
         statement = text(
-            "SELECT c.id, MATCH(c.content) AGAINST (:q IN NATURAL LANGUAGE MODE) AS score "
+            "SELECT c.id, MATCH(c.content) AGAINST (:q IN NATURAL LANGUAGE MODE) AS score, c.document_id "
             "FROM kb_chunks c "
             "WHERE MATCH(c.content) AGAINST (:q IN NATURAL LANGUAGE MODE) "
             "AND c.collection_id IN :collections AND c.kind = 'chunk'" + where_docs + " "
             "ORDER BY score DESC, c.id LIMIT :k"
         )
-    uuid_type = KBChunk.__table__.c.collection_id.type
-    statement = statement.bindparams(bindparam("collections", expanding=True, type_=uuid_type))
-    if allowed is not None:
-        statement = statement.bindparams(bindparam("documents", expanding=True, type_=uuid_type))
     if not params["q"]:
         return []
-    rows = await session.execute(statement, params)
-    return [(int(chunk_id), float(score)) for chunk_id, score in rows]
+    uuid_type = KBChunk.__table__.c.collection_id.type
+    statement = statement.bindparams(bindparam("collections", expanding=True, type_=uuid_type))
+    if documents is not None:
+        statement = statement.bindparams(bindparam("documents", expanding=True, type_=uuid_type))
+    typed = statement.columns(
+        column("id", Integer),
+        column("score", Float),
+        column("document_id", KBChunk.__table__.c.document_id.type),
+    )
+    rows = await session.execute(typed, params)
+    return [(int(chunk_id), float(score), document_id) for chunk_id, score, document_id in rows]
 
 
 async def _hits(
