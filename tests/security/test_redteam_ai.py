@@ -263,7 +263,6 @@ async def test_agent_bounds_tool_calls_per_answer() -> None:
 # Finding 4: the multipart `metadata` field skips the JSON checks every other body gets.
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4")
 @pytest.mark.parametrize(
     "metadata",
     [
@@ -272,8 +271,10 @@ async def test_agent_bounds_tool_calls_per_answer() -> None:
         '{"k": "a\\u0000b"}',  # NUL: 500 on PostgreSQL (stored on SQLite/MariaDB)
         '{"k": NaN}',  # 500 on PostgreSQL and MariaDB, NaN stored on SQLite
         '{"a":' * 40 + "1" + "}" * 40,  # 40 levels: 500 on MariaDB (JSON depth)
+        "[1, 2]",  # not an object
+        '{"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}',  # 9 levels: past metadata's 8
     ],
-    ids=["surrogate", "deep", "nul", "nan", "depth40"],
+    ids=["surrogate", "deep", "nul", "nan", "depth40", "array", "depth9"],
 )
 async def test_upload_metadata_is_checked_like_json_bodies(
     client: httpx.AsyncClient, metadata: str, monkeypatch: pytest.MonkeyPatch
@@ -289,7 +290,8 @@ async def test_upload_metadata_is_checked_like_json_bodies(
         data={"metadata": metadata},
         headers=ann.headers,
     )
-    assert response.status_code in (400, 422), (response.status_code, response.text[:300])
+    assert response.status_code == 422, (response.status_code, response.text[:300])
+    assert response.json()["errors"][0]["loc"] == ["body", "metadata"]
 
 
 # --------------------------------------------------------------------------------------------

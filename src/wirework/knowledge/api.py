@@ -4,7 +4,6 @@ organization (another organization's id is 404)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -246,9 +245,13 @@ async def _add_upload(db: Database, org_id: uuid.UUID, collection_id: uuid.UUID,
     metadata: dict[str, Any] | None = None
     raw = form.get("metadata")
     if isinstance(raw, str) and raw.strip():
-        metadata = parse_json(raw.encode("utf-8", "surrogatepass"))  # the checks every JSON body gets
+        try:  # the checks every JSON body gets (depth, NaN, NUL, lone surrogates, size)
+            metadata = parse_json(raw.encode("utf-8", "surrogatepass"))
+        except BadRequest as exc:
+            reason = exc.errors[0]["msg"] if exc.errors else exc.detail
+            raise _bad_metadata(f"the form field metadata is not valid JSON: {reason}") from None
         if not isinstance(metadata, dict):
-            raise ValidationFailed("metadata must be a JSON object")
+            raise _bad_metadata("the form field metadata must be a JSON object of key/values")
     return await service.add_document(
         db,
         org_id,
@@ -261,11 +264,14 @@ async def _add_upload(db: Database, org_id: uuid.UUID, collection_id: uuid.UUID,
     )
 
 
+def _bad_metadata(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, errors=[{"loc": ["body", "metadata"], "msg": message, "type": "value_error"}]
+    )
+
+
 async def _add_json(db: Database, org_id: uuid.UUID, collection_id: uuid.UUID, request: Request) -> Any:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        raise BadRequest("the body is not valid JSON") from None
+    body = parse_json(await request.body())  # the edge has parsed it once already; the same door
     if not isinstance(body, dict):
         raise ValidationFailed("send an object: {name, text, metadata} or {url, name, metadata}")
     try:
