@@ -229,8 +229,10 @@ async def test_ai_scoped_key_cannot_read_workflow_definitions(
 # Finding 3: the agent runs every tool call of one model answer: no bound on calls per answer.
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 async def test_agent_bounds_tool_calls_per_answer() -> None:
+    """Fixed (finding 3): of one answer's 2,000 tool calls, max_tool_calls_per_step (8 by
+    default) run; every other call is answered to the model as an error, not run. The calls of
+    a whole run are bounded too (max_tool_calls)."""
     calls = 0
 
     class Counter:
@@ -243,20 +245,35 @@ async def test_agent_bounds_tool_calls_per_answer() -> None:
             calls += 1
             return {"ok": True}
 
-    answers = [
-        ChatResult(text="", tool_calls=[ToolCall(f"c{i}", "lookup", {}) for i in range(2000)],
-                   usage=Usage(), finish_reason="tool_calls", model="m"),
-        ChatResult(text="done", tool_calls=[], usage=Usage(), finish_reason="stop", model="m"),
-    ]  # fmt: skip
+    def asks(n: int, prefix: str = "c") -> ChatResult:
+        return ChatResult(text="", tool_calls=[ToolCall(f"{prefix}{i}", "lookup", {}) for i in range(n)],
+                          usage=Usage(), finish_reason="tool_calls", model="m")  # fmt: skip
+
+    done = ChatResult(text="done", tool_calls=[], usage=Usage(), finish_reason="stop", model="m")
+    answers = [asks(2000), done]
+    requests: list[ChatRequest] = []
 
     async def chat(request: ChatRequest) -> ChatResult:
+        requests.append(ChatRequest(list(request.messages)))
         return answers.pop(0)
 
-    limits = AgentLimits(max_iterations=2)
-    with contextlib.suppress(Exception):  # refusing such an answer is a fix too
-        await run_agent(chat, [Message("user", "hi")], [Counter()], limits)
-    # One model answer (one of max_iterations=2) made the tool run 2,000 times.
-    assert calls <= 100, f"one model answer ran the tool {calls} times"
+    result = await run_agent(chat, [Message("user", "hi")], [Counter()], AgentLimits(max_iterations=2))
+    assert result.text == "done"
+    assert calls == 8, f"one model answer ran the tool {calls} times"
+    assert result.steps[0]["tool_calls_refused"] == 1992 and len(result.steps[0]["tool_calls"]) == 8
+    answered = [m for m in requests[-1].messages if m.role == "tool"]
+    assert [m.tool_call_id for m in answered] == [f"c{i}" for i in range(2000)]  # every call answered
+    assert all("too many tool calls in one answer" in m.content for m in answered[8:])
+    assert not any("too many" in m.content for m in answered[:8])
+
+    # In all: max_tool_calls 10 over two answers of 8 calls runs 10.
+    calls = 0
+    answers = [asks(8), asks(8, "d"), done]
+    limits = AgentLimits(max_iterations=3, max_tool_calls=10)
+    result = await run_agent(chat, [Message("user", "hi")], [Counter()], limits)
+    assert calls == 10 and result.steps[1]["tool_calls_refused"] == 6
+    answered = [m for m in requests[-1].messages if m.role == "tool"]
+    assert sum("too many tool calls in this run" in m.content for m in answered) == 6
 
 
 # --------------------------------------------------------------------------------------------

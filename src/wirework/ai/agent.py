@@ -1,8 +1,10 @@
 """The agent loop: ask the model, run the tools it calls, give it the results, until it answers.
 
-Bounded on every side a user controls: iterations (model calls), time per tool call, size of
-each tool result sent back, and total time. Each step is recorded (the model's text, each tool
-call with its arguments and its result or error) for the execution view. A tool call the model
+Bounded on every side a user controls: iterations (model calls), tool calls run per model
+answer and per run (the calls past either bound are answered to the model as errors, not run),
+time per tool call, size of each tool result sent back, and total time. Each step is recorded
+(the model's text, each tool call with its arguments and its result or error, the number of
+calls refused) for the execution view. A tool call the model
 gets wrong — an unknown tool, arguments that are not a JSON object or do not match the tool's
 schema — is answered to the model as a tool error, so it can try again; it is not a crash.
 The loop knows tools only through the `ai.tools.Tool` protocol and the model only through a
@@ -23,6 +25,10 @@ from wirework.security.json_schema import first_error
 
 MAX_ITERATIONS: Final = 20
 DEFAULT_ITERATIONS: Final = 6
+MAX_TOOL_CALLS_PER_STEP: Final = 32
+DEFAULT_TOOL_CALLS_PER_STEP: Final = 8
+MAX_TOOL_CALLS: Final = 200
+DEFAULT_TOOL_CALLS: Final = 32
 
 Chat = Callable[[ChatRequest], Awaitable[ChatResult]]
 
@@ -31,6 +37,10 @@ Chat = Callable[[ChatRequest], Awaitable[ChatResult]]
 class AgentLimits:
     max_iterations: int = DEFAULT_ITERATIONS
     """Model calls at most; a model still calling tools after the last one is an error."""
+    max_tool_calls_per_step: int = DEFAULT_TOOL_CALLS_PER_STEP
+    """Tool calls of one model answer run at most; the others are answered as errors."""
+    max_tool_calls: int = DEFAULT_TOOL_CALLS
+    """Tool calls run in the whole loop at most; later ones are answered as errors."""
     tool_timeout_s: float = 30.0
     tool_result_chars: int = 8000
     """A tool result longer than this (as JSON) is cut, saying so, before the model sees it."""
@@ -73,6 +83,7 @@ async def run_agent(
     conversation = list(messages)
     steps: list[dict[str, Any]] = []
     usage = Usage()
+    ran = 0  # tool calls run in this loop
     try:
         async with asyncio.timeout(limits.total_timeout_s):
             for iteration in range(1, limits.max_iterations + 1):
@@ -87,10 +98,21 @@ async def run_agent(
                 conversation.append(Message("assistant", result.text, tool_calls=list(result.tool_calls)))
                 step: dict[str, Any] = {"iteration": iteration, "text": result.text, "tool_calls": []}
                 steps.append(step)
-                for call in result.tool_calls:
+                refused = 0
+                for index, call in enumerate(result.tool_calls):
+                    over = _over_bound(index, ran, limits)
+                    if over is not None:  # answered, not run (every call needs its answer)
+                        refused += 1
+                        conversation.append(
+                            Message("tool", json.dumps({"error": over}), tool_call_id=call.id)
+                        )
+                        continue
+                    ran += 1
                     record, answer = await _call_tool(call, by_name, limits, fatal)
                     step["tool_calls"].append(record)
                     conversation.append(Message("tool", answer, tool_call_id=call.id))
+                if refused:
+                    step["tool_calls_refused"] = refused
     except TimeoutError:
         raise AgentStopped(
             f"the agent did not finish within {limits.total_timeout_s:g} s (timeout_s); "
@@ -103,6 +125,21 @@ async def run_agent(
         "iterations (max_iterations): raise the limit, or say in the system prompt when to answer",
         steps,
     )
+
+
+def _over_bound(index: int, ran: int, limits: AgentLimits) -> str | None:
+    """Why the `index`-th call of an answer is not run (after `ran` calls in the loop), or None."""
+    if index >= limits.max_tool_calls_per_step:
+        return (
+            f"too many tool calls in one answer: at most {limits.max_tool_calls_per_step} are run "
+            "(max_tool_calls_per_step); this one was not. Call fewer tools at a time."
+        )
+    if ran >= limits.max_tool_calls:
+        return (
+            f"too many tool calls in this run: at most {limits.max_tool_calls} are run "
+            "(max_tool_calls); this one was not. Answer with what you have."
+        )
+    return None
 
 
 async def _call_tool(

@@ -11,7 +11,14 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, field_validator
 
-from wirework.ai.agent import MAX_ITERATIONS, AgentLimits, AgentStopped, run_agent
+from wirework.ai.agent import (
+    MAX_ITERATIONS,
+    MAX_TOOL_CALLS,
+    MAX_TOOL_CALLS_PER_STEP,
+    AgentLimits,
+    AgentStopped,
+    run_agent,
+)
 from wirework.ai.llm import ChatRequest, Message
 from wirework.ai.models import ModelType
 from wirework.ai.tools import HTTP_MAX_RESPONSE_BYTES, HttpTool, KnowledgeTool, Tool, WorkflowTool
@@ -222,6 +229,18 @@ class AgentParameters(NodeParameters):
     memory: MemoryKind = Field("conversation", description=MEMORY_HELP)
     memory_messages: int = MemoryMessages
     max_iterations: int = Field(6, ge=1, le=MAX_ITERATIONS, description="Model calls at most.")
+    max_tool_calls_per_step: int = Field(
+        8,
+        ge=1,
+        le=MAX_TOOL_CALLS_PER_STEP,
+        description="Tool calls of one model answer run at most; the rest are answered as errors.",
+    )
+    max_tool_calls: int = Field(
+        32,
+        ge=1,
+        le=MAX_TOOL_CALLS,
+        description="Tool calls run in one item's loop at most; later ones are answered as errors.",
+    )
     tool_timeout_s: float = Field(30, gt=0, le=600, description="Longest run of one tool call.")
     tool_result_chars: int = Field(
         8000, ge=100, le=100_000, description="A longer tool result is cut before the model reads it."
@@ -249,8 +268,8 @@ class AIAgent(Node):
     description = (
         "An LLM that uses tools (run a workflow, call a URL, search knowledge bases) until it can answer, "
         "with the conversation as memory; outputs the item with `text`, `steps` (each tool call with its "
-        "arguments and result), `usage` and `model`. Bounded: iterations, time per tool and in all, "
-        "size of tool results."
+        "arguments and result), `usage` and `model`. Bounded: iterations, tool calls per answer and in "
+        "all, time per tool and in all, size of tool results."
     )
     category = CATEGORY
     icon = "bot"
@@ -283,6 +302,8 @@ class AIAgent(Node):
                         tools,
                         AgentLimits(
                             max_iterations=params.max_iterations,
+                            max_tool_calls_per_step=params.max_tool_calls_per_step,
+                            max_tool_calls=params.max_tool_calls,
                             tool_timeout_s=params.tool_timeout_s,
                             tool_result_chars=params.tool_result_chars,
                             total_timeout_s=params.timeout_s,
