@@ -253,3 +253,54 @@ async def test_what_never_validates_is_a_422_and_nothing_is_stored(
     assert missing.status_code == 404
     empty = await client.post(BASE, json={"prompt": "  "}, headers=ann.headers)
     assert empty.status_code == 422
+
+
+async def test_an_ai_scoped_key_does_not_see_workflows_through_suggestions(
+    client: httpx.AsyncClient, llm: FakeLLM
+) -> None:
+    """A suggestion for an existing workflow reads it (definition to the model, parameters in
+    the diff): an API key needs workflows:read to make or see one, workflows:write to apply."""
+    ann = await signup(client, "ann")
+    await with_model(client, ann, llm)
+    secret = "internal-token-9f8e7d"
+    workflow_id = await create(
+        client, ann, chain(TRIGGER, node("set", "core.set", {"fields": {"t": secret}}))
+    )
+
+    async def key(scopes: list[str]) -> dict[str, str]:
+        made = await client.post(
+            "/api/v1/api-keys", json={"name": "k", "scopes": scopes}, headers=ann.headers
+        )
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['key']}"}
+
+    ai_only = await key(["ai:read", "ai:write"])
+    refused = await client.post(BASE, json={"prompt": "tidy", "workflow_id": workflow_id}, headers=ai_only)
+    assert refused.status_code == 403, refused.text
+    assert "workflows:read" in refused.json()["detail"]
+    assert llm.chat_requests() == []  # nothing was sent to the model
+    # A new workflow needs no workflow scope.
+    llm.reply(answer(GREET))
+    new = await client.post(BASE, json={"prompt": "greet adults"}, headers=ai_only)
+    assert new.status_code == 201, new.text
+    # The user's own suggestion for the workflow (made in the browser) stays hidden from the key.
+    llm.reply(answer(chain(TRIGGER, node("set", "core.set", {"fields": {}}))))
+    change = await client.post(BASE, json={"prompt": "tidy", "workflow_id": workflow_id}, headers=ann.headers)
+    assert change.status_code == 201, change.text
+    assert secret in change.text  # the user who reads the workflow sees its diff
+    change_id = change.json()["id"]
+    listed = await client.get(BASE, headers=ai_only)
+    assert [s["id"] for s in listed.json()["items"]] == [new.json()["id"]]
+    for path in (f"{BASE}/{change_id}", f"{BASE}?workflow_id={workflow_id}"):
+        hidden = await client.get(path, headers=ai_only)
+        assert hidden.status_code == 403 and secret not in hidden.text, hidden.text
+    feedback = await client.post(
+        f"{BASE}/{change_id}/feedback", json={"feedback": "positive"}, headers=ai_only
+    )
+    assert feedback.status_code == 403 and secret not in feedback.text
+    # With workflows:read the key reads it; applying needs workflows:write.
+    reader = await key(["ai:read", "ai:write", "workflows:read"])
+    shown = await client.get(f"{BASE}/{change_id}", headers=reader)
+    assert shown.status_code == 200 and secret in shown.text
+    applied = await client.post(f"{BASE}/{change_id}/apply", headers=reader)
+    assert applied.status_code == 403 and "workflows:write" in applied.json()["detail"]

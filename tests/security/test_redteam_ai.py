@@ -187,7 +187,6 @@ def test_docx_bomb_is_refused_before_it_is_parsed(monkeypatch: pytest.MonkeyPatc
 # Finding 2: an API key with only ai scopes reads any workflow's definition through a suggestion.
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2")
 async def test_ai_scoped_key_cannot_read_workflow_definitions(
     client: httpx.AsyncClient, llm: FakeLLM
 ) -> None:

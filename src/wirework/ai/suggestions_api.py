@@ -1,6 +1,11 @@
 """HTTP routes under /api/v1/ai/suggestions: ask a model for a workflow (or a change to one),
 list and read your suggestions with their diff, apply one (a new workflow or a new version, as a
-save), and give feedback. A user sees only their own suggestions, in their organization."""
+save), and give feedback. A user sees only their own suggestions, in their organization.
+
+A suggestion for an existing workflow reads it (its definition goes to the model, and the diff
+shows its parameters), so an API key needs what reading the workflow needs, `workflows:read`,
+to make one or to see one (a key without it lists only suggestions for new workflows); applying
+saves a workflow and needs `workflows:write`. The `ai` scopes alone never reveal a workflow."""
 
 from __future__ import annotations
 
@@ -90,6 +95,16 @@ def _out(row: AIWorkflowSuggestion, diff: dict[str, Any]) -> SuggestionOut:
     )
 
 
+def _require_scope(principal: Principal, scope: str, why: str) -> None:
+    """403 for an API key without `scope` (sessions are not limited by scopes)."""
+    if principal.scopes is not None and scope not in principal.scopes:
+        raise Forbidden(f"{why}: this API key needs the {scope} scope (POST /api/v1/api-keys with scopes).")
+
+
+def _reads_workflows(principal: Principal) -> bool:
+    return principal.scopes is None or "workflows:read" in principal.scopes
+
+
 async def _own(session: SessionDep, suggestion_id: uuid.UUID, org_id: uuid.UUID, principal: Principal) -> Any:
     row = (
         await session.execute(
@@ -100,6 +115,8 @@ async def _own(session: SessionDep, suggestion_id: uuid.UUID, org_id: uuid.UUID,
     ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"Suggestion {suggestion_id} not found")
+    if row.workflow_id is not None:
+        _require_scope(principal, "workflows:read", "This suggestion changes a workflow and shows it")
     return row
 
 
@@ -121,6 +138,11 @@ async def create_suggestion(
     (nothing is stored); 409 if the organization has no LLM; 502 if the model cannot be reached
     or answers nonsense."""
     require_role(principal, OrgRole.member)
+    if body.workflow_id is not None:
+        _require_scope(principal, "workflows:read", "A change to a workflow sends it to the model")
+    # Nothing uncommitted (e.g. an API key's last use) is held while the model answers: on
+    # SQLite the usage row written meanwhile would wait for this session's write lock.
+    await session.commit()
     vault: Vault = request.app.state.vault
     ssrf: SsrfPolicy = request.app.state.platform.ssrf_policy
     made = await suggest.suggest(
@@ -148,10 +170,14 @@ async def list_suggestions(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Your suggestions, newest first (optionally those for one workflow)."""
+    """Your suggestions, newest first (optionally those for one workflow). An API key without
+    `workflows:read` sees only those for new workflows."""
     stmt = scoped(AIWorkflowSuggestion, org_id).where(AIWorkflowSuggestion.user_id == principal.user.id)
     if workflow_id is not None:
+        _require_scope(principal, "workflows:read", "Suggestions for a workflow show it")
         stmt = stmt.where(AIWorkflowSuggestion.workflow_id == workflow_id)
+    elif not _reads_workflows(principal):
+        stmt = stmt.where(AIWorkflowSuggestion.workflow_id.is_(None))
     rows, next_cursor = await paginate(
         session, stmt, AIWorkflowSuggestion.id, limit=limit, cursor=cursor, newest_first=True
     )
@@ -179,10 +205,7 @@ async def apply_suggestion(
     """Save the suggestion: a new workflow, or a new version of the workflow it changes (validated
     as any save). A second apply is a 409."""
     require_role(principal, OrgRole.member)
-    if principal.scopes is not None and "workflows:write" not in principal.scopes:
-        raise Forbidden(
-            "Applying a suggestion saves a workflow: this API key needs the workflows:write scope."
-        )
+    _require_scope(principal, "workflows:write", "Applying a suggestion saves a workflow")
     row = await _own(session, suggestion_id, org_id, principal)
     diff = await suggest.diff_of(session, row)
     await suggest.apply(
