@@ -222,6 +222,8 @@ async def test_ai_scoped_key_cannot_read_workflow_definitions(
     leaked_to_model = any(secret in json.dumps(r.body) for r in llm.chat_requests())
     leaked_in_answer = secret in asked.text
     assert not leaked_to_model and not leaked_in_answer, (asked.status_code, asked.text[:400])
+    # Fixed: refused with a 403 naming the scope, before the model is asked.
+    assert asked.status_code == 403 and "workflows:read" in asked.json()["detail"], asked.text
 
 
 # --------------------------------------------------------------------------------------------
