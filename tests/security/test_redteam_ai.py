@@ -371,7 +371,6 @@ async def test_usage_since_out_of_range_is_not_a_500(client: httpx.AsyncClient) 
 # Finding 7: GET /mcp holds a stream open forever in stateless mode, for any valid key.
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7")
 async def test_mcp_get_does_not_hold_a_stream_open(client: httpx.AsyncClient) -> None:
     import asyncio
 
@@ -384,6 +383,18 @@ async def test_mcp_get_does_not_hold_a_stream_open(client: httpx.AsyncClient) ->
     except TimeoutError:
         pytest.fail("GET /mcp was still open after 1.5 s (it never ends: nothing is ever sent on it)")
     assert response.status_code in (403, 405), response.text
+    # Fixed: only POST is served (stateless JSON: no stream, no session), and a key needs an MCP scope.
+    assert response.status_code == 405 and response.headers["allow"] == "POST", response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    deleted = await client.delete("/mcp", headers=key)
+    assert deleted.status_code == 405, deleted.text
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    accept = {"Accept": "application/json, text/event-stream"}
+    refused = await client.post("/mcp", json=ping, headers={**key, **accept})
+    assert refused.status_code == 403 and "neither MCP scope" in refused.text, refused.text
+    reader = await api_key(client, ann, ["workflows:read"])
+    pong = await client.post("/mcp", json=ping, headers={**reader, **accept})
+    assert pong.status_code == 200 and pong.json()["result"] == {}, pong.text
 
 
 # --------------------------------------------------------------------------------------------

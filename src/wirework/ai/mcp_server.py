@@ -6,8 +6,12 @@ The official `mcp` SDK (2.x) speaks the protocol: its low-level `Server` with tw
 any `wirework serve` process answers any request and nothing lives only in one process's
 memory (docs/decisions/0014-mcp.md). In front of it, `McpEndpoint` checks the bearer token
 as every API route does (`accounts.service.resolve_token`; a key's organization, role and
-scopes apply): tools/list needs `workflows:read`, tools/call `executions:write` and the member
-role. Cookies are not read, so a web page cannot call it on a logged-in user's behalf.
+scopes apply): any request needs one of the two MCP scopes, tools/list `workflows:read`,
+tools/call `executions:write` and the member role. Cookies are not read, so a web page cannot
+call it on a logged-in user's behalf. Only POST is served: the server is stateless and answers
+with JSON, so it has no stream to offer on GET and no session to end on DELETE — both are 405
+(as the streamable HTTP transport says of a server without an SSE stream), and no request can
+hold a connection open past its own answer.
 
 A tool is a workflow whose current definition has `settings.mcp_tool` (description, input
 schema, optional name and timeout) while the workflow is active. A call checks the arguments
@@ -49,7 +53,7 @@ from wirework.db.engine import Database
 from wirework.engine import executions
 from wirework.engine.definition import McpToolSettings
 from wirework.engine.models import ExecutionStatus, TriggerType
-from wirework.errors import Forbidden, Unauthorized, WireworkError
+from wirework.errors import Forbidden, MethodNotAllowed, Unauthorized, WireworkError
 from wirework.problems import error_response
 from wirework.security.json_schema import first_error
 from wirework.workflows.models import Workflow, WorkflowVersion
@@ -274,6 +278,17 @@ class McpEndpoint:
         request = Request(scope)
         try:
             principal = await self._principal(request)
+            if request.method != "POST":
+                raise MethodNotAllowed(
+                    "This MCP server is stateless and answers POSTs with JSON: it offers no event "
+                    "stream (GET) and no session to end (DELETE).",
+                    headers={"Allow": "POST"},
+                )
+            if principal.scopes is not None and not principal.scopes & {LIST_SCOPE, CALL_SCOPE}:
+                raise Forbidden(
+                    f"This API key has neither MCP scope: {LIST_SCOPE} lists the tools, {CALL_SCOPE} "
+                    "calls them (POST /api/v1/api-keys with scopes)."
+                )
         except WireworkError as exc:
             await error_response(request, exc)(scope, receive, send)
             return
