@@ -3,7 +3,9 @@ schema, validated, with one repair) and `ai.summarize` (map-reduce over long tex
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import uuid
 from typing import Any, Final
 
@@ -289,25 +291,38 @@ class SummarizeParameters(NodeParameters):
     max_tokens: int | None = MaxTokens
 
 
-def split_text(text: str, budget_chars: int) -> list[str]:
+class TooManyPieces(ValueError):
+    """The text is cut into more pieces than allowed (the split stopped there)."""
+
+
+_SPACE = re.compile(r"\s*")
+THREAD_CHARS: Final = 1_000_000
+"""Text longer than this is split in a worker thread, off the event loop."""
+
+
+def split_text(text: str, budget_chars: int, max_pieces: int | None = None) -> list[str]:
     """Pieces of at most `budget_chars`, cut at a paragraph, line, sentence or word end when one
-    is in the last fifth of the piece."""
+    is in the last fifth of the piece. Linear in the text: it moves an index (no copies of the
+    rest), and stops with TooManyPieces as soon as there would be more than `max_pieces`."""
     pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > budget_chars:
-        window = rest[:budget_chars]
-        cut = -1
+    text = text.strip()
+    start, end = 0, len(text)
+    while end - start > budget_chars:
+        if max_pieces is not None and len(pieces) >= max_pieces:
+            raise TooManyPieces(f"more than {max_pieces} pieces")
+        limit = start + budget_chars
+        cut = limit
         for mark in ("\n\n", "\n", ". ", " "):
-            at = window.rfind(mark)
-            if at >= budget_chars * 4 // 5:
+            at = text.rfind(mark, start, limit)
+            if at >= 0 and at - start >= budget_chars * 4 // 5:
                 cut = at + len(mark)
                 break
-        if cut <= 0:
-            cut = budget_chars
-        pieces.append(rest[:cut].strip())
-        rest = rest[cut:].strip()
-    if rest:
-        pieces.append(rest)
+        pieces.append(text[start:cut].strip())
+        start = _SPACE.match(text, cut).end()  # type: ignore[union-attr]  # \s* always matches
+    if start < end:
+        if max_pieces is not None and len(pieces) >= max_pieces:
+            raise TooManyPieces(f"more than {max_pieces} pieces")
+        pieces.append(text[start:])
     return pieces
 
 
@@ -331,14 +346,21 @@ class AISummarize(Node):
                 session_id = run.session_id(index)
                 model = await run.model(params.model, ModelType.llm, session_id)
                 budget = params.chunk_tokens * CHARS_PER_TOKEN
-                pieces = split_text(text_of(ctx, index, params.text, "text"), budget)
+                text = text_of(ctx, index, params.text, "text")
+                try:
+                    # Bounded by max_pieces (it stops there); a long text is split off the loop.
+                    if len(text) > THREAD_CHARS:
+                        pieces = await asyncio.to_thread(split_text, text, budget, params.max_pieces)
+                    else:
+                        pieces = split_text(text, budget, params.max_pieces)
+                except TooManyPieces:
+                    raise NodeError(
+                        f"the text ({len(text):,} characters) is more than {params.max_pieces} pieces of "
+                        f"{params.chunk_tokens} tokens; at most {params.max_pieces} (max_pieces) are "
+                        "summarized"
+                    ) from None
                 if not pieces:
                     raise NodeError("nothing to summarize: the text is empty")
-                if len(pieces) > params.max_pieces:
-                    raise NodeError(
-                        f"the text is {len(pieces)} pieces of {params.chunk_tokens} tokens; at most "
-                        f"{params.max_pieces} (max_pieces) are summarized"
-                    )
                 summary, calls, usage = await _map_reduce(run, model, params, pieces, session_id)
                 out.append(
                     {
