@@ -106,6 +106,7 @@ async def test_a_filter_leaving_many_documents_is_applied_to_ranked_rows(
     collection = await _three(client, ann)
     monkeypatch.setattr(search, "IN_LIMIT", 0)
     monkeypatch.setattr(search, "FILTER_FIRST_WINDOW", 1)
+    monkeypatch.setattr(search, "ALLOWED_PARTITION", 1)  # the documents' metadata streamed row by row
     query = "Etna lava sourdough starter invoice export"
     everything = await find(client, ann, collection, query, mode="text", limit=5)
     assert {h["document_name"] for h in everything} == {"etna.txt", "bread.md", "wx.txt"}

@@ -42,6 +42,7 @@ RRF_K = 60
 IN_LIMIT = 1_000
 """Document ids a filtered words search binds in one statement; past it, see `text_search`."""
 FILTER_FIRST_WINDOW = 500
+ALLOWED_PARTITION = 2_000  # documents' metadata read at once when a filter is applied
 FILTER_SCAN_MAX = 50_000
 """Ranked rows a words search reads at most to find k that pass a filter leaving > IN_LIMIT documents."""
 
@@ -193,10 +194,18 @@ def fuse(rankings: list[list[tuple[int, float]]], k: int = RRF_K) -> list[tuple[
 async def _allowed_documents(
     session: AsyncSession, collection_ids: list[uuid.UUID], filters: dict[str, list[Any]]
 ) -> set[uuid.UUID]:
-    rows = await session.execute(
-        select(KBDocument.id, KBDocument.meta).where(KBDocument.collection_id.in_(collection_ids))
+    """The ids of the collections' documents whose metadata passes the filters. The rows are
+    streamed in partitions (up to 20 collections x 10,000 documents x 8 KB of metadata would be
+    1.6 GB held at once); only the passing ids are kept."""
+    allowed: set[uuid.UUID] = set()
+    result = await session.stream(
+        select(KBDocument.id, KBDocument.meta)
+        .where(KBDocument.collection_id.in_(collection_ids))
+        .execution_options(yield_per=ALLOWED_PARTITION)
     )
-    return {document_id for document_id, meta in rows if matches(meta, filters)}
+    async for partition in result.partitions():
+        allowed.update(document_id for document_id, meta in partition if matches(meta, filters))
+    return allowed
 
 
 QUERY_CACHE_SIZE = 1_000
