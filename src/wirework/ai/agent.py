@@ -4,9 +4,9 @@ Bounded on every side a user controls: iterations (model calls), tool calls run 
 answer and per run (the calls past either bound are answered to the model as errors, not run),
 time per tool call, size of each tool result sent back, and total time. Each step is recorded
 (the model's text, each tool call with its arguments and its result or error, the number of
-calls refused) for the execution view. A tool call the model
-gets wrong — an unknown tool, arguments that are not a JSON object or do not match the tool's
-schema — is answered to the model as a tool error, so it can try again; it is not a crash.
+calls refused) for the execution view. A tool call the model gets wrong — an unknown tool,
+arguments that are not a JSON object or do not match the tool's schema — is answered to the
+model as a tool error, so it can try again; it is not a crash.
 The loop knows tools only through the `ai.tools.Tool` protocol and the model only through a
 `chat` function, so it runs without a database or a server.
 """
