@@ -11,15 +11,24 @@ that is the event loop. Here nothing is ever fetched:
 - `validator` (at use) resolves references only against the schema itself: its registry's
   `retrieve` refuses every URI, so a schema saved before these rules (or built another way)
   fails with a clear error instead of reaching the network or the disk.
+
+Patterns run on RE2 (google-re2), in time linear in the text: Python's `re` backtracks, so a
+pattern such as `^(a+)+$` and a caller's 40-character string would hold the thread (the event
+loop) for minutes. A pattern RE2 cannot run (backreferences, lookaround) is refused at save, and
+so is `patternProperties`, which jsonschema matches with `re` in several keywords.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Iterator
 from typing import Any, Final, NoReturn
 
+import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
+from jsonschema.validators import extend
 from referencing import Registry
 from referencing.exceptions import NoSuchResource, Unresolvable
 
@@ -38,6 +47,33 @@ def _refuse(uri: str) -> NoReturn:
 
 _REGISTRY: Final[Registry[Any]] = Registry(retrieve=_refuse)  # type: ignore[call-arg]
 
+_RE2_OPTIONS: Final = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> Any:
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    try:
+        _compiled(pattern)
+    except re2.error:
+        return (
+            f"pattern {pattern[:200]!r} cannot be used: patterns run in linear time, without "
+            "backreferences or lookaround"
+        )
+    return None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and _compiled(pattern).search(instance) is None:
+        yield ValidationError(f"{instance[:200]!r} does not match {pattern[:200]!r}")
+
+
+_Validator: Final = extend(Draft202012Validator, {"pattern": _pattern})
+
 
 def _walk(value: Any, depth: int, problems: list[str]) -> None:
     if depth > MAX_SCHEMA_DEPTH:
@@ -50,6 +86,10 @@ def _walk(value: Any, depth: int, problems: list[str]) -> None:
                     f"{key} {item[:200]!r} is not local: only references inside the schema "
                     '("#/$defs/...") are allowed; nothing is fetched'
                 )
+            elif key == "patternProperties":
+                problems.append("patternProperties is not supported; use properties or additionalProperties")
+            elif key == "pattern" and isinstance(item, str) and (problem := _pattern_problem(item)):
+                problems.append(problem)
             elif key not in _DATA_KEYS:
                 _walk(item, depth + 1, problems)
             if len(problems) >= 5:
@@ -84,7 +124,7 @@ def check_schema(schema: Any, *, max_bytes: int = MAX_SCHEMA_BYTES) -> list[str]
 
 def validator(schema: dict[str, Any] | bool) -> Draft202012Validator:
     """A validator for `schema` that resolves references only inside it (never fetches)."""
-    return Draft202012Validator(schema, registry=_REGISTRY)
+    return _Validator(schema, registry=_REGISTRY)
 
 
 def first_error(schema: dict[str, Any] | bool, instance: Any) -> tuple[str, str] | None:
