@@ -1,14 +1,16 @@
-"""FastAPI dependencies shared by every API module: the request's DB session and settings."""
+"""FastAPI dependencies shared by every API module: the request's DB session and settings, and
+the query parameters of every list (`limit`, `cursor`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wirework.db.engine import Database
+from wirework.db.pagination import MAX_LIMIT
 from wirework.settings import Settings
 
 
@@ -30,3 +32,6 @@ def get_app_settings(request: Request) -> Settings:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]

@@ -18,7 +18,9 @@ class WireworkError(Exception):
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.errors = errors
+        # Every entry has the problem schema's loc, msg and type (a raise that leaves type out
+        # would otherwise answer with a body its own OpenAPI schema refuses).
+        self.errors = [{"type": "value_error", **error} for error in errors] if errors is not None else None
         self.headers = headers
 
 

@@ -115,6 +115,10 @@ async def test_add_test_and_default_models_with_keys_from_credentials(
     assert wrong.json()["detail"] == (
         "credential 'OpenAI' is of type openai_api; anthropic models take an anthropic_api credential"
     )
+    # Each entry of `errors` fits the problem schema (loc, msg, type), as OpenAPI says.
+    assert wrong.json()["errors"] == [
+        {"loc": ["body", "credential_id"], "msg": "needs a anthropic_api credential", "type": "value_error"}
+    ]
     claude = await add_model(
         client,
         ann,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -24,18 +24,16 @@ from wirework.ai.schemas import (
     UsageOut,
     UsageTotal,
 )
-from wirework.db.pagination import MAX_LIMIT, paginate
+from wirework.db.pagination import paginate
 from wirework.db.scoping import get_scoped, scoped
 from wirework.db.types import utcnow
-from wirework.deps import SessionDep
+from wirework.deps import Cursor, Limit, SessionDep
 from wirework.errors import Conflict, ValidationFailed
 from wirework.problems import problem_responses
 from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 
 COMMON = problem_responses(400, 401, 403, 404, 422)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"], responses=COMMON)
 routers = [router]

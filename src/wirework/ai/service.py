@@ -382,7 +382,7 @@ async def check_credential(
         raise ValidationFailed(
             f"credential {credential.name!r} is of type {credential.type}; {provider.value} models "
             f"take an {wanted} credential",
-            errors=[{"loc": ["credential_id"], "msg": f"needs a {wanted} credential"}],
+            errors=[{"loc": ["body", "credential_id"], "msg": f"needs a {wanted} credential"}],
         )
 
 

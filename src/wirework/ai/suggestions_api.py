@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
@@ -22,9 +22,9 @@ from wirework.accounts.schemas import Page
 from wirework.accounts.service import Principal
 from wirework.ai import suggest
 from wirework.ai.models import AIWorkflowSuggestion, Feedback
-from wirework.db.pagination import MAX_LIMIT, paginate
+from wirework.db.pagination import paginate
 from wirework.db.scoping import scoped
-from wirework.deps import SessionDep
+from wirework.deps import Cursor, Limit, SessionDep
 from wirework.engine.nodes import NodeRegistry
 from wirework.errors import Forbidden, NotFound
 from wirework.problems import problem_responses
@@ -32,8 +32,6 @@ from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 
 COMMON = problem_responses(400, 401, 403, 404, 422)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 
 router = APIRouter(prefix="/api/v1/ai/suggestions", tags=["ai"], responses=COMMON)
 routers = [router]

@@ -39,16 +39,14 @@ from wirework.bots.schemas import (
     SessionOut,
 )
 from wirework.channels.models import PlatformUser
-from wirework.db.pagination import MAX_LIMIT, paginate
+from wirework.db.pagination import paginate
 from wirework.db.scoping import get_scoped, scoped
-from wirework.deps import SessionDep
+from wirework.deps import Cursor, Limit, SessionDep
 from wirework.errors import NotFound, ValidationFailed
 from wirework.problems import problem_responses
 from wirework.queue.waiting import Completions
 
 COMMON = problem_responses(400, 401, 403, 404, 422)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 UserKey = Annotated[
     str,
     Query(

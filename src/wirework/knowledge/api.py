@@ -15,9 +15,9 @@ from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
 from wirework.accounts.models import OrgRole
 from wirework.accounts.schemas import Page
 from wirework.db.engine import Database
-from wirework.db.pagination import MAX_LIMIT, paginate
+from wirework.db.pagination import paginate
 from wirework.db.scoping import get_scoped, scoped
-from wirework.deps import SessionDep
+from wirework.deps import Cursor, Limit, SessionDep
 from wirework.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from wirework.knowledge import ingest, service
 from wirework.knowledge.models import DocumentSource, DocumentStatus, KBCollection, KBDocument
@@ -41,8 +41,6 @@ from wirework.security.ssrf import SsrfPolicy
 from wirework.security.vault import Vault
 
 COMMON = problem_responses(400, 401, 403, 404, 422)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 CONTENT_PREVIEW = 200_000
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge"], responses=COMMON)

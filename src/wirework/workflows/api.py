@@ -13,9 +13,9 @@ from sqlalchemy import delete, func, select
 from wirework.accounts.deps import ActiveOrgId, CurrentPrincipal, require_role
 from wirework.accounts.models import OrgRole
 from wirework.accounts.schemas import Page
-from wirework.db.pagination import MAX_LIMIT, paginate, parse_cursor
+from wirework.db.pagination import paginate, parse_cursor
 from wirework.db.scoping import get_scoped, scoped
-from wirework.deps import SessionDep
+from wirework.deps import Cursor, Limit, SessionDep
 from wirework.engine import executions, payloads
 from wirework.engine.expressions import expression_reference
 from wirework.engine.models import Execution, ExecutionLog, ExecutionStatus
@@ -57,8 +57,6 @@ from wirework.workflows.schemas import (
 )
 
 COMMON = problem_responses(400, 401, 403, 404, 422)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 
 workflows_router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], responses=COMMON)
 executions_router = APIRouter(prefix="/api/v1/executions", tags=["executions"], responses=COMMON)

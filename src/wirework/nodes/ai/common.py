@@ -19,6 +19,7 @@ from wirework.bots import service as bots
 from wirework.engine.errors import NodeError
 from wirework.engine.nodes import NodeContext
 from wirework.errors import WireworkError
+from wirework.nodes.chat import conversation_of
 
 CATEGORY: Final = "AI"
 PARTIAL_EVERY_S: Final = 0.05
@@ -77,18 +78,7 @@ class AIRun:
 
     def session_id(self, index: int) -> uuid.UUID | None:
         """The item's conversation (from a Chat trigger), else the execution's input's, else None."""
-        candidates: list[Any] = []
-        if 0 <= index < len(self.ctx.items):
-            candidates.append(self.ctx.items[index].get("session_id"))
-        first = (getattr(self.services.execution, "input_items", None) or [{}])[0]
-        candidates.append(first.get("session_id") if isinstance(first, dict) else None)
-        for value in candidates:
-            if value:
-                try:
-                    return uuid.UUID(str(value))
-                except ValueError:
-                    raise NodeError(f"session_id {value!r} is not a conversation id") from None
-        return None
+        return conversation_of(self.ctx, index)
 
     async def bot_of(self, session_id: uuid.UUID | None) -> uuid.UUID | None:
         if session_id is None:

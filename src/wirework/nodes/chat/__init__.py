@@ -42,12 +42,13 @@ def _services(ctx: NodeContext) -> Any:
     return services
 
 
-def _conversation(ctx: NodeContext, given: str | None, index: int) -> uuid.UUID:
-    """The session a node acts on: its parameter, else the item's, else the execution's input."""
+def conversation_of(ctx: NodeContext, index: int, given: str | None = None) -> uuid.UUID | None:
+    """The conversation a node acts on: its parameter, else the item's `session_id`, else the
+    execution's input's; None without one."""
     candidates: list[Any] = [given]
-    if index < len(ctx.items):
+    if 0 <= index < len(ctx.items):
         candidates.append(ctx.items[index].get("session_id"))
-    execution = getattr(_services(ctx), "execution", None)
+    execution = getattr(ctx.services, "execution", None)
     first = (getattr(execution, "input_items", None) or [{}])[0]
     candidates.append(first.get("session_id") if isinstance(first, dict) else None)
     for value in candidates:
@@ -56,7 +57,15 @@ def _conversation(ctx: NodeContext, given: str | None, index: int) -> uuid.UUID:
                 return uuid.UUID(str(value))
             except ValueError:
                 raise NodeError(f"session_id {value!r} is not a conversation id") from None
-    raise NodeError("no conversation: start with a Chat trigger, or set session_id")
+    return None
+
+
+def _conversation(ctx: NodeContext, given: str | None, index: int) -> uuid.UUID:
+    _services(ctx)
+    found = conversation_of(ctx, index, given)
+    if found is None:
+        raise NodeError("no conversation: start with a Chat trigger, or set session_id")
+    return found
 
 
 def _pass(ctx: NodeContext) -> int:
