@@ -93,8 +93,10 @@ async def test_after_downtime_a_missed_firing_runs_once(client: httpx.AsyncClien
         await session.execute(update(Schedule).values(next_execution=now - timedelta(hours=1)))
         await session.commit()
     assert len(await fire_due(db, now)) == 1
-    runs = await executions(db)
-    assert len(runs) == 1 and runs[0].input_items[0]["missed"] is True
+    # The app's own scheduler may have fired the regular slot if a minute turned during the
+    # test's set-up; the missed hour is what must run once.
+    missed = [run for run in await executions(db) if run.input_items[0].get("missed")]
+    assert len(missed) == 1
     assert (await schedule_row(db)).next_execution > now
     assert await fire_due(db, now) == []
 
